@@ -1,0 +1,1 @@
+"""Authentication: passdb/userdb drivers, the PAM engine, password schemes, SASL."""

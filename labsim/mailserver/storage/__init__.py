@@ -1,0 +1,1 @@
+"""Mail storage: Maildir and mbox behind one mailbox interface."""
