@@ -1,0 +1,55 @@
+"""The `labsim` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from labsim import __version__
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from labsim.lab.demo import DEMO_PASSWORD, DEMO_USERS, build_demo_root
+    from labsim.paths import data_home
+
+    root = data_home() / "labs" / "demo" / "root"
+    build_demo_root(root)
+    base = args.port_base
+    print(f"labsim demo lab: {root}")
+    print(f"users: {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD!r})")
+    print(f"IMAP on 127.0.0.1:{base + 143}, POP3 on 127.0.0.1:{base + 110}; try, in another terminal:")
+    print(f"  curl -u alice:{DEMO_PASSWORD} imap://127.0.0.1:{base + 143}/INBOX")
+    print(f"  LABSIM_ROOT={root} doveconf -n")
+    print("Stop the server with Ctrl+C. The lab and your changes to it are kept.", flush=True)
+    argv = [sys.executable, "-m", "labsim.mailserver", "--root", str(root), "--port-base", str(base)]
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as exc:
+        print(f"labsim: cannot start the mail server: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labsim", description="Hands-on labs for LPIC-2 211.3.")
+    parser.add_argument("--version", action="version", version=f"labsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="run a ready-made local lab with Dovecot on 127.0.0.1")
+    demo.add_argument("--port-base", type=int, default=10000, help="well-known port P listens on N+P")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

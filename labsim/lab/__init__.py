@@ -1,0 +1,1 @@
+"""Labs: where the learner works, over the local and Docker backends."""
