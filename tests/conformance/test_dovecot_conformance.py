@@ -1,0 +1,250 @@
+"""The same configuration under Debian's Dovecot and under labsim-mailserver.
+
+What a client observes must match, modulo the differences listed in
+docs/conformance.md (timings, UIDVALIDITY values, session ids).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from tests.conformance.realdovecot import RealDovecot, give_to_nobody, require_real_dovecot, wait_for_port
+
+MESSAGES = [
+    b"From: a@example.com\nTo: tester@example.com\nSubject: m1\n\nbody 1\n",
+    b"From: b@example.com\nTo: tester@example.com\nSubject: m2\n\nbody two\nline 2\n",
+    b"From: c@example.com\nTo: tester@example.com\nSubject: m3\n\n\n",
+]
+
+COMMON_CONF = """\
+protocols = imap pop3
+ssl = no
+disable_plaintext_auth = yes
+mail_location = maildir:~/Maildir
+auth_mechanisms = plain login cram-md5
+auth_failure_delay = 0
+"""
+
+
+def free_port_block() -> int:
+    """A port base whose +110 and +143 are free on 127.0.0.1."""
+    for base in range(31000, 60000, 1000):
+        ok = True
+        for port in (base + 110, base + 143):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+def seed_maildir(home: Path) -> None:
+    maildir = home / "Maildir"
+    for sub in ("tmp", "new", "cur"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    for i, msg in enumerate(MESSAGES, 1):
+        (maildir / "new" / f"170000000{i}.M{i}P1.host").write_bytes(msg)
+
+
+@dataclass
+class Peer:
+    name: str
+    imap: int
+    pop3: int
+
+
+@pytest.fixture(scope="module")
+def peers() -> Iterator[dict[str, Peer]]:
+    require_real_dovecot()
+    work = Path(tempfile.mkdtemp(prefix="labsim-conf-", dir="/tmp"))
+    os.chmod(work, 0o755)
+    real_dir = work / "real"
+    real_home = real_dir / "home" / "tester"
+    seed_maildir(real_home)
+    uid, gid = give_to_nobody(real_dir / "home")
+    os.chmod(real_dir, 0o755)
+    users = real_dir / "users"
+    users.write_text(f"tester:{{PLAIN}}secret:{uid}:{gid}::{real_home}::\n")
+    real_base = free_port_block()
+    real = RealDovecot(
+        real_dir,
+        COMMON_CONF
+        + f"passdb {{\n  driver = passwd-file\n  args = {users}\n}}\n"
+        + f"userdb {{\n  driver = passwd-file\n  args = {users}\n}}\n",
+        imap_port=real_base + 143,
+        pop3_port=real_base + 110,
+    )
+    real.start()
+
+    ours_root = work / "ours"
+    seed_maildir(ours_root / "home" / "tester")
+    (ours_root / "etc" / "dovecot").mkdir(parents=True)
+    (ours_root / "var" / "run" / "dovecot").mkdir(parents=True)
+    (ours_root / "var" / "log").mkdir(parents=True)
+    (ours_root / "etc" / "dovecot" / "users").write_text(
+        f"tester:{{PLAIN}}secret:{os.getuid()}:{os.getgid()}::/home/tester::\n"
+    )
+    (ours_root / "etc" / "dovecot" / "dovecot.conf").write_text(
+        COMMON_CONF
+        + "listen = 127.0.0.1\nfirst_valid_uid = 0\n"
+        + "passdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n"
+        + "userdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n"
+    )
+    ours_base = free_port_block() if real_base != 31000 else 41000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labsim.mailserver", "--root", str(ours_root), "--port-base", str(ours_base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(ours_base + 143)
+        yield {
+            "real": Peer("real", real.imap_port, real.pop3_port),
+            "ours": Peer("ours", ours_base + 143, ours_base + 110),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        real.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def normalize(text: str) -> str:
+    text = re.sub(r" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.", ".", text)
+    text = re.sub(r"UIDVALIDITY \d+", "UIDVALIDITY <n>", text)
+    return text
+
+
+POP3_MULTILINE = ("CAPA", "LIST", "UIDL", "TOP", "RETR", "AUTH")
+
+
+def read_imap_reply(f: BinaryIO, command: str) -> list[str]:
+    tag = command.split(" ", 1)[0]
+    replies = []
+    while True:
+        raw = f.readline()
+        reply = raw.decode().rstrip("\r\n")
+        replies.append(reply)
+        if not raw or reply.startswith(tag + " "):
+            return replies
+        if reply.startswith("* BYE") and not command.upper().endswith("LOGOUT"):
+            return replies
+
+
+def read_pop3_reply(f: BinaryIO, command: str) -> list[str]:
+    words = command.split()
+    first = f.readline().decode().rstrip("\r\n")
+    multiline = words[0].upper() in POP3_MULTILINE and (
+        len(words) == 1 or words[0].upper() in ("TOP", "RETR")
+    )
+    if not first.startswith("+OK") or not multiline:
+        return [first]
+    replies = [first]
+    while True:
+        raw = f.readline()
+        reply = raw.decode().rstrip("\r\n")
+        replies.append(reply)
+        if not raw or reply == ".":
+            return replies
+
+
+def dialogue(port: int, protocol: str, lines: list[str], source: str = "127.0.0.1") -> list[str]:
+    """Send each line and collect its whole reply; the greeting comes first."""
+    out: list[str] = []
+    read = read_imap_reply if protocol == "imap" else read_pop3_reply
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
+        f = sock.makefile("rb")
+        out.append(f.readline().decode().rstrip("\r\n"))
+        for line in lines:
+            sock.sendall(line.encode() + b"\r\n")
+            out.append(f"C: {line}")
+            out.extend(read(f, line))
+    return [normalize(x) for x in out]
+
+
+IMAP_DIALOGUES = {
+    "insecure-prelogin": (
+        "127.0.0.2",
+        ["a CAPABILITY", "b LOGIN tester secret", "c NOOP", "d SELECT INBOX", "e FOO", "f LOGOUT"],
+    ),
+    "secure-session": (
+        "127.0.0.1",
+        [
+            "a LOGIN tester wrong",
+            "b LOGIN tester secret",
+            "c CAPABILITY",
+            'd LIST "" "*"',
+            "e EXAMINE INBOX",
+            "f FETCH 1:* (UID FLAGS RFC822.SIZE)",
+            "g SEARCH ALL",
+            "h FOO",
+            "i LOGOUT",
+        ],
+    ),
+}
+
+POP3_DIALOGUES = {
+    "insecure-prelogin": ("127.0.0.2", ["CAPA", "USER tester", "STAT", "QUIT"]),
+    "secure-session": (
+        "127.0.0.1",
+        [
+            "CAPA",
+            "USER tester",
+            "PASS wrong",
+            "USER tester",
+            "PASS secret",
+            "CAPA",
+            "STAT",
+            "LIST",
+            "LIST 9",
+            "TOP 2 0",
+            "FOO",
+            "QUIT",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IMAP_DIALOGUES))
+def test_imap_dialogue_matches_real_dovecot(peers: dict[str, Peer], name: str) -> None:
+    source, lines = IMAP_DIALOGUES[name]
+    real = dialogue(peers["real"].imap, "imap", lines, source)
+    ours = dialogue(peers["ours"].imap, "imap", lines, source)
+    assert ours == real
+
+
+@pytest.mark.parametrize("name", sorted(POP3_DIALOGUES))
+def test_pop3_dialogue_matches_real_dovecot(peers: dict[str, Peer], name: str) -> None:
+    source, lines = POP3_DIALOGUES[name]
+    real = dialogue(peers["real"].pop3, "pop3", lines, source)
+    ours = dialogue(peers["ours"].pop3, "pop3", lines, source)
+    assert ours == real
+
+
+def uidl_shape(port: int) -> list[str]:
+    lines = dialogue(port, "pop3", ["USER tester", "PASS secret", "UIDL", "QUIT"])
+    start = lines.index("C: UIDL") + 2
+    return lines[start : lines.index(".", start)]
+
+
+def test_uidl_values_follow_the_same_format(peers: dict[str, Peer]) -> None:
+    for peer in peers.values():
+        for n, entry in enumerate(uidl_shape(peer.pop3), 1):
+            msg, uidl = entry.split(" ")
+            assert msg == str(n)
+            assert re.fullmatch(rf"{n:08x}[0-9a-f]{{8}}", uidl), (peer.name, entry)
