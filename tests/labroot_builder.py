@@ -32,12 +32,13 @@ class LabBuilder:
 
     def user(self, name: str, password: str | None, uid: int | None = None, home: str | None = None) -> User:
         uid = uid if uid is not None else 1000 + len(self._passwd) - 1
-        u = User(name, password, uid, uid, home or f"/home/{name}")
+        home = home or f"/home/{name}"
+        u = User(name, password, uid, uid, home)
         self._passwd.append(f"{name}:x:{u.uid}:{u.gid}:{name}:{u.home}:{u.shell}")
         hashed = hash_password("SHA512-CRYPT", password) if password is not None else "!"
         self._shadow.append(f"{name}:{hashed}:19700:0:99999:7:::")
         self._group.append(f"{name}:x:{u.gid}:")
-        self.root.path(u.home).mkdir(parents=True, exist_ok=True)
+        self.root.path(home).mkdir(parents=True, exist_ok=True)
         self._flush()
         return u
 

@@ -1,19 +1,32 @@
 """The mailbox interface protocol code uses; maildir.py and mbox.py implement it.
 
-    storage = open_storage(root, location, userinfo, log, settings)   # location.py
-    storage.separator                       # "." on Maildir++, "/" with LAYOUT=fs and mbox
-    storage.list()                          # [MailboxInfo], INBOX included
-    box = storage.open("INBOX", readonly=False)
-    box.messages                            # [MessageInfo] in sequence order
-    box.read(msg)                           # bytes, CRLF line ends, exactly msg.size long
-    box.set_flags(msg, {"\\Seen"})
-    box.expunge([uid, ...])                 # for POP3 DELE at QUIT and IMAP EXPUNGE
-    box.sync()                              # pick up changes made by others -> SyncChanges
-    box.close()
+storage = open_storage(root, location, userinfo, log, settings)   # location.py
+storage.separator                       # "." on Maildir++, "/" with LAYOUT=fs and mbox
+storage.list()                          # [MailboxInfo], INBOX included
+box = storage.open("INBOX", readonly=False)
+box.messages                            # [MessageInfo] in sequence order
+box.read(msg)                           # bytes, CRLF line ends, exactly msg.size long
+box.set_flags(msg, {"\\Seen"})
+box.expunge([uid, ...])                 # for POP3 DELE at QUIT and IMAP EXPUNGE
+box.sync()                              # pick up changes made by others -> SyncChanges
+box.append(data, {"\\Seen"})            # -> UID; joins box.messages at the next sync()
+box.close()
+storage.status("Archive")               # MailboxStatus; unpacks as (messages, recent,
+                                        #   unseen, uidnext, uidvalidity)
+storage.list_subscribed()               # for LSUB; storage.subscribe(name, subscribed=True)
+storage.create(name); storage.delete(name); storage.rename(old, new)
+
+Names are str: the IMAP layer decodes modified UTF-7 (names.py has the
+codec). They are checked by names.split_name() and can never leave the mail
+root. Failures are StorageError; the text is the line Dovecot would log (or,
+for MailboxNotFound / MailboxNameInvalid / MailboxExists, what the client is
+told). Callers log it.
 """
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -27,6 +40,19 @@ class MailboxNotFound(StorageError):
 
 class MailboxNameInvalid(StorageError):
     pass
+
+
+class MailboxExists(StorageError):
+    pass
+
+
+class StoragePermissionError(StorageError, PermissionError):
+    """EACCES/EPERM on the user's mail: IMAP answers [NOPERM], POP3 [SYS/PERM].
+    Also a PermissionError, so `except PermissionError` sees it."""
+
+
+class MessageExpunged(StorageError):
+    """The message's file is gone: another session expunged it."""
 
 
 @dataclass
@@ -67,6 +93,8 @@ class Mailbox:
         raise NotImplementedError
 
     def expunge(self, uids: list[int]) -> list[int]:
+        """Remove these messages; returns the sequence numbers to report as
+        `* N EXPUNGE`, in reporting order (each valid after the previous ones)."""
         raise NotImplementedError
 
     def sync(self) -> SyncChanges:
@@ -74,6 +102,28 @@ class Mailbox:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def status(self) -> MailboxStatus:
+        """STATUS counts for this open mailbox as its session sees it."""
+        raise NotImplementedError
+
+    def append(self, data: bytes, flags: set[str] | None = None, internaldate: float | None = None) -> int:
+        """Save a message (CRLF or LF line ends) and return its UID (for APPEND,
+        COPY and local delivery). It joins `messages` at the next sync()."""
+        raise NotImplementedError
+
+
+@dataclass
+class MailboxStatus:
+    messages: int
+    recent: int
+    unseen: int
+    uidnext: int
+    uidvalidity: int
+
+    def __iter__(self) -> Iterator[int]:
+        # Lets callers unpack `messages, recent, unseen, uidnext, uidvalidity = st`.
+        return iter((self.messages, self.recent, self.unseen, self.uidnext, self.uidvalidity))
 
 
 class MailStorage:
@@ -83,4 +133,22 @@ class MailStorage:
         raise NotImplementedError
 
     def open(self, name: str, readonly: bool = False) -> Mailbox:
+        raise NotImplementedError
+
+    def status(self, name: str) -> MailboxStatus:
+        raise NotImplementedError
+
+    def list_subscribed(self) -> builtins.list[MailboxInfo]:
+        raise NotImplementedError
+
+    def subscribe(self, name: str, subscribed: bool = True) -> None:
+        raise NotImplementedError
+
+    def create(self, name: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, name: str) -> None:
+        raise NotImplementedError
+
+    def rename(self, old: str, new: str) -> None:
         raise NotImplementedError

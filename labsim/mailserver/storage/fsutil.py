@@ -1,0 +1,234 @@
+"""File-system helpers shared by the mail formats: Dovecot-worded errors,
+directory creation with the user's ownership, atomic writes, lock files."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import os
+import pwd
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from labsim.mailserver.labroot import LabRoot
+from labsim.mailserver.storage.base import StorageError, StoragePermissionError
+
+LOCK_STALE_SECS = 120.0  # Dovecot treats a dotlock older than 2 min as stale
+LOCK_WAIT_SECS = 30.0
+
+
+def _idname(num: int, group: bool) -> str:
+    try:
+        name = grp.getgrgid(num).gr_name if group else pwd.getpwuid(num).pw_name
+    except (KeyError, OverflowError):
+        return str(num)
+    return f"{num}({name})"
+
+
+def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
+    """What stops this process, as Dovecot explains an EACCES."""
+    ids = f"euid={_idname(os.geteuid(), False)} egid={_idname(os.getegid(), True)}"
+    # Walk from the top of the lab root down to the parent, looking for the
+    # first directory this process cannot search.
+    parents = [p for p in reversed(host.parents) if p == root.root or root.root in p.parents]
+    culprit: Path | None = None
+    why = ""
+    for d in parents:
+        if not os.access(d, os.X_OK):
+            culprit, why = d, "missing +x perm"
+            break
+    if culprit is None:
+        if want_write_parent and not os.access(host.parent, os.W_OK):
+            culprit, why = host.parent, "missing +w perm"
+        elif not want_write_parent and host.exists():
+            need = os.R_OK | os.X_OK if host.is_dir() else os.R_OK
+            if not os.access(host, need):
+                culprit, why = host, "missing +r perm"
+    if culprit is None:
+        return f"{ids} UNIX perms appear ok (ACL/MAC wrong?)"
+    try:
+        st = culprit.stat()
+        owner = f", dir owned by {st.st_uid}:{st.st_gid} mode=0{stat.S_IMODE(st.st_mode):o}"
+        if why == "missing +w perm" and missing_group(culprit) is not None:
+            owner = f", we're not in group {_idname(st.st_gid, True)}" + owner
+    except OSError:
+        owner = ""
+    try:
+        shown = root.lab_path(culprit)
+    except ValueError:
+        shown = str(culprit)
+    return f"{ids} {why}: {shown}{owner}"
+
+
+def missing_group(directory: Path) -> str | None:
+    """The group name when `directory` is group-writable but we are not in its
+    group: the /var/mail case Dovecot solves with mail_privileged_group."""
+    try:
+        st = directory.stat()
+    except OSError:
+        return None
+    if not st.st_mode & stat.S_IWGRP or st.st_gid == os.getegid() or st.st_gid in os.getgroups():
+        return None
+    try:
+        return grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        return str(st.st_gid)
+
+
+def os_error(root: LabRoot, func: str, host: Path, exc: OSError, *, creating: bool = False) -> StorageError:
+    """A StorageError worded like Dovecot's log line: `stat(/home/alice/Maildir) failed: ...`."""
+    try:
+        shown = root.lab_path(host)
+    except ValueError:
+        shown = str(host)
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EACCES:
+        return StoragePermissionError(
+            f"{func}({shown}) failed: {reason} ({_perm_hint(root, host, creating)})"
+        )
+    if exc.errno == errno.EPERM:
+        return StoragePermissionError(f"{func}({shown}) failed: {reason}")
+    return StorageError(f"{func}({shown}) failed: {reason}")
+
+
+def make_dirs(root: LabRoot, host: Path, uid: int, gid: int, mode: int = 0o700) -> None:
+    """mkdir -p, giving each created directory to the mail user when we run as root."""
+    missing: list[Path] = []
+    p = host
+    while True:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            missing.append(p)
+            if p.parent == p:
+                break
+            p = p.parent
+            continue
+        except OSError as exc:
+            raise os_error(root, "stat", p, exc) from exc
+        if not stat.S_ISDIR(st.st_mode):
+            raise StorageError(f"mkdir({root.lab_path(host)}) failed: Not a directory")
+        break
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, mode)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise os_error(root, "mkdir", d, exc, creating=True) from exc
+        chown_to_user(d, uid, gid)
+
+
+def chown_to_user(path: Path, uid: int, gid: int) -> None:
+    if os.geteuid() == 0 and uid >= 0:
+        with contextlib.suppress(OSError):
+            os.chown(path, uid, gid)
+
+
+def _remove_stale_temps(host: Path) -> None:
+    """Temp files a crashed writer left next to `host` (older than a stale lock)."""
+    try:
+        entries = list(os.scandir(host.parent))
+    except OSError:
+        return
+    prefix = f".{host.name}."
+    now = time.time()
+    for e in entries:
+        if e.name.startswith(prefix) and e.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                if now - e.stat().st_mtime > LOCK_STALE_SECS:
+                    os.unlink(e.path)
+
+
+def atomic_write(root: LabRoot, host: Path, data: bytes, uid: int, gid: int, mode: int = 0o600) -> None:
+    """Replace a file so that a crash leaves either the old or the new content."""
+    _remove_stale_temps(host)
+    tmp = host.with_name(f".{host.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise os_error(root, "open", tmp, exc, creating=True) from exc
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        chown_to_user(tmp, uid, gid)
+        os.replace(tmp, host)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise os_error(root, "write", host, exc) from exc
+
+
+_HOST = socket.gethostname()
+
+
+def _owner_is_gone(lock: Path) -> bool:
+    """A lock written by a process on this host that no longer exists is stale
+    at once (the content is `<pid>:<host>`, as Dovecot writes its dotlocks)."""
+    try:
+        text = lock.read_text("ascii", "replace").strip()
+    except OSError:
+        return False
+    pid_text, _, host = text.partition(":")
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def dotlock(root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS) -> Iterator[None]:
+    """`<target>.lock`, created O_EXCL; a lock older than two minutes is stale."""
+    lock = target.with_name(target.name + ".lock")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise os_error(root, "stat", lock, exc) from exc
+            if age > LOCK_STALE_SECS or _owner_is_gone(lock):
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            if time.monotonic() >= deadline:
+                raise StorageError(
+                    f"file_dotlock_create({root.lab_path(target)}) failed: Timeout while waiting for lock"
+                ) from None
+            time.sleep(0.01)
+            continue
+        except OSError as exc:
+            # Dovecot names the locked file, not the .lock.
+            raise os_error(root, "file_dotlock_create", target, exc, creating=True) from exc
+        try:
+            os.write(fd, f"{os.getpid()}:{_HOST}".encode())
+        finally:
+            os.close(fd)
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()

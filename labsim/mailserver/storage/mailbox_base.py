@@ -1,0 +1,66 @@
+"""What Maildir and mbox mailboxes share: turning a fresh scan into SyncChanges,
+STATUS counts, CRLF sizes."""
+
+from __future__ import annotations
+
+import re
+
+from labsim.mailserver.storage.base import Mailbox, MailboxStatus, MessageInfo, SyncChanges
+
+_LONE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def lf_to_crlf(data: bytes) -> bytes:
+    """Messages go out with CRLF line ends whatever the file has."""
+    return _LONE_LF.sub(b"\r\n", data)
+
+
+def vsize_of(data: bytes) -> int:
+    """RFC822.SIZE: the size once every lone LF has become CRLF."""
+    return len(data) + len(_LONE_LF.findall(data))
+
+
+def expunge_report(messages: list[MessageInfo], gone: set[int]) -> list[int]:
+    """Sequence numbers for `* N EXPUNGE`, ascending, each one valid after the
+    ones before it have been applied (so expunging 2 and 3 reports 2, 2)."""
+    seqs: list[int] = []
+    removed = 0
+    for i, m in enumerate(messages, start=1):
+        if m.uid in gone:
+            seqs.append(i - removed)
+            removed += 1
+    return seqs
+
+
+class BaseMailbox(Mailbox):
+    def __init__(self) -> None:
+        self._recent: set[int] = set()
+
+    def _apply_scan(self, infos: dict[int, MessageInfo]) -> SyncChanges:
+        """Merge a fresh view of the mailbox (uid -> info) into self.messages."""
+        gone = {m.uid for m in self.messages if m.uid not in infos}
+        changes = SyncChanges(expunged_seqs=expunge_report(self.messages, gone))
+        kept = [m for m in self.messages if m.uid not in gone]
+        for seq, m in enumerate(kept, start=1):
+            fresh = infos[m.uid]
+            if fresh.flags != m.flags:
+                m.flags = fresh.flags
+                changes.flag_changes.append(seq)
+            m.size = fresh.size
+            m.key = fresh.key
+        known = {m.uid for m in kept}
+        added = [infos[u] for u in sorted(infos) if u not in known]
+        for m in added:
+            m.recent = m.uid in self._recent
+        self.messages = kept + added
+        changes.new_count = len(added)
+        return changes
+
+    def status(self) -> MailboxStatus:
+        return MailboxStatus(
+            messages=len(self.messages),
+            recent=sum(1 for m in self.messages if m.recent),
+            unseen=sum(1 for m in self.messages if "\\Seen" not in m.flags),
+            uidnext=self.uidnext,
+            uidvalidity=self.uidvalidity,
+        )

@@ -1,0 +1,466 @@
+"""mbox as Dovecot reads and writes it.
+
+A message starts at a `From ` line; the empty line before the next `From `
+line belongs to the separator. Dovecot keeps its state in headers it hides
+from clients: `X-IMAPbase: <uidvalidity> <last UID> [keywords]` in the first
+message, `X-UID`, `Status` (R = \\Seen, O = no longer \\Recent), `X-Status`
+(A F T D = \\Answered \\Flagged \\Draft \\Deleted) and `X-Keywords`.
+`Content-Length` is honoured when it points exactly at the next `From ` line.
+
+Like Dovecot (mboxo), `>From ` lines in bodies are shown to clients as they
+are in the file: nothing is unquoted on read.
+
+Every change is a read-modify-write under `<file>.lock` plus an fcntl lock,
+written to a temporary file and renamed over the original, so a crash leaves
+either the old or the new mailbox, never half of one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import fcntl
+import os
+import stat
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from labsim.mailserver.auth.model import UserInfo
+from labsim.mailserver.labroot import LabRoot
+from labsim.mailserver.log import DovecotLog
+from labsim.mailserver.storage.base import (
+    MailboxExists,
+    MailboxInfo,
+    MailboxNotFound,
+    MailboxStatus,
+    MailStorage,
+    MessageExpunged,
+    MessageInfo,
+    StorageError,
+    StoragePermissionError,
+    SyncChanges,
+)
+from labsim.mailserver.storage.fsutil import (
+    LOCK_WAIT_SECS,
+    atomic_write,
+    chown_to_user,
+    dotlock,
+    make_dirs,
+    missing_group,
+    os_error,
+)
+from labsim.mailserver.storage.location import MailLocation
+from labsim.mailserver.storage.mailbox_base import BaseMailbox, expunge_report
+from labsim.mailserver.storage.mbox_format import (
+    MboxMessage,
+    assign_uids,
+    new_message,
+    parse_mbox,
+    parse_message,
+    pseudo_message,
+    render_message,
+    render_pseudo,
+)
+from labsim.mailserver.storage.names import decode_mutf7, encode_mutf7, is_inbox, split_name
+from labsim.mailserver.storage.subscriptions import (
+    read_subscriptions,
+    rename_subscriptions,
+    set_subscribed,
+)
+
+
+@contextlib.contextmanager
+def mbox_lock(root: LabRoot, path: Path, wait: float = LOCK_WAIT_SECS) -> Iterator[None]:
+    """Dovecot's default write locks on Debian: a dotlock, then fcntl.
+    Local delivery should take the same lock before appending."""
+    with dotlock(root, path, wait=wait):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            yield
+            return
+        except OSError as exc:
+            raise os_error(root, "open", path, exc) from exc
+        try:
+            _fcntl_lock(root, path, fd, wait)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _fcntl_lock(root: LabRoot, path: Path, fd: int, wait: float) -> None:
+    # Never block for good: a mail reader that holds the lock must not hang the server.
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except (BlockingIOError, PermissionError):
+            if time.monotonic() >= deadline:
+                raise StorageError(
+                    f"fcntl({root.lab_path(path)}, write-lock, F_SETLKW) locking failed: "
+                    f"Timed out after {round(wait)} seconds"
+                ) from None
+            time.sleep(0.02)
+        except OSError as exc:
+            raise os_error(root, "fcntl", path, exc) from exc
+
+
+class MboxMailbox(BaseMailbox):
+    def __init__(self, storage: MboxStorage, name: str, path: Path, readonly: bool) -> None:
+        super().__init__()
+        self.storage = storage
+        self.root = storage.root
+        self.name = name
+        self.path = path
+        self.readonly = readonly
+        self.uidvalidity = 0
+        self.uidnext = 1
+        self.messages = []
+        self._parsed: dict[int, MboxMessage] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._refresh(None, apply=True)
+
+    def _read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise os_error(self.root, "open", self.path, exc) from exc
+
+    def _refresh(self, mutate: Callable[[list[MboxMessage]], bool] | None, apply: bool) -> SyncChanges:
+        """Re-read the file; when writable, apply `mutate` and write back under the lock.
+
+        Only sync() (apply=True) changes what the client sees in `messages`:
+        a STORE or EXPUNGE must not shift sequence numbers under the client."""
+        if mutate is None and self._stamp is not None and self._stamp == self._file_stamp():
+            return SyncChanges()  # untouched since we last read it (writes replace the inode)
+        if self.readonly:
+            data = self._read()
+            msgs = parse_mbox(data, self.root.lab_path(self.path))
+            pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
+            uv, un, _ = assign_uids(msgs, pseudo)
+            claimed: set[int] = set()
+            recent = {m.uid for m in msgs if not m.old}
+        else:
+            with self._locked():
+                data = self._read()
+                msgs = parse_mbox(data, self.root.lab_path(self.path))
+                pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
+                uv, un, dirty = assign_uids(msgs, pseudo)
+                self.uidnext = un
+                if mutate is not None and mutate(msgs):
+                    dirty = True
+                    un = max([un, *(m.uid + 1 for m in msgs)])
+                recent = {m.uid for m in msgs if not m.old and not m.keep_recent}
+                claimed = recent
+                if dirty or claimed:
+                    written = self._write(msgs, uv, un, pseudo)
+                    # What clients see from now on is what is in the file.
+                    msgs = parse_mbox(written, self.root.lab_path(self.path))
+                    pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
+                    uv, un, _ = assign_uids(msgs, pseudo)
+        self._recent |= claimed if not self.readonly else recent
+        self.uidvalidity, self.uidnext = uv, un
+        self._stamp = self._file_stamp() if apply else None
+        self._parsed = {m.uid: m for m in msgs}
+        if not apply:
+            return SyncChanges()
+        infos: dict[int, MessageInfo] = {}
+        fallback = self._mtime()
+        for m in msgs:
+            body = m.client_bytes()
+            infos[m.uid] = MessageInfo(
+                uid=m.uid,
+                flags=set(m.flags),
+                size=len(body),
+                internaldate=m.internaldate() or fallback,
+                key=str(m.uid),
+            )
+        return self._apply_scan(infos)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(mbox_lock(self.root, self.path))
+            except StoragePermissionError as exc:
+                # The classic /var/mail trap: Dovecot names the setting that fixes it.
+                group = missing_group(self.path.parent) if "we're not in group" in str(exc) else None
+                hint = f" (set mail_privileged_group={group})" if group else ""
+                raise StoragePermissionError(f"Mailbox {self.name}: {exc}{hint}") from exc
+            yield
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _mtime(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return time.time()
+
+    def _write(self, msgs: list[MboxMessage], uv: int, un: int, pseudo: MboxMessage | None) -> bytes:
+        keywords = sorted({f for m in msgs for f in m.flags if not f.startswith("\\")})
+        out: list[bytes] = []
+        if pseudo is None and not msgs and un > 1:
+            # Emptied by expunge: keep UIDVALIDITY and the last UID where Dovecot does.
+            pseudo = parse_message(pseudo_message(uv, un))
+            pseudo.pseudo = True
+        if pseudo is not None:
+            out.append(render_pseudo(pseudo, uv, un, keywords) + b"\n")
+        for i, m in enumerate(msgs):
+            base = (uv, un, keywords) if i == 0 and pseudo is None else None
+            if i == 0 and m.imapbase != base:
+                m.dirty = True
+            out.append(render_message(m, base, recent_claimed=True) + b"\n")
+        data = b"".join(out)
+        try:
+            st = self.path.stat()
+            mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+        except FileNotFoundError:
+            mode, uid, gid = 0o600, self.storage.user.uid, self.storage.user.gid
+        except OSError as exc:
+            raise os_error(self.root, "stat", self.path, exc) from exc
+        atomic_write(self.root, self.path, data, uid, gid, mode)
+        os.chmod(self.path, mode)
+        return data
+
+    # -- interface -----------------------------------------------------------------
+
+    def read(self, msg: MessageInfo) -> bytes:
+        m = self._parsed.get(msg.uid)
+        if m is None:
+            raise MessageExpunged(f"Message UID {msg.uid} was expunged")
+        return m.client_bytes()
+
+    def set_flags(self, msg: MessageInfo, flags: set[str]) -> None:
+        if self.readonly:
+            raise StorageError("Mailbox is read-only")
+        wanted = {f for f in flags if f != "\\Recent"}
+
+        def mutate(msgs: list[MboxMessage]) -> bool:
+            for m in msgs:
+                if m.uid == msg.uid:
+                    if m.flags != wanted:
+                        m.flags = set(wanted)
+                        m.dirty = True
+                        return True
+                    return False
+            raise MessageExpunged(f"Message UID {msg.uid} was expunged")
+
+        self._refresh(mutate, apply=False)
+        msg.flags = set(wanted)
+
+    def expunge(self, uids: list[int]) -> list[int]:
+        if self.readonly:
+            raise StorageError("Mailbox is read-only")
+        gone = {m.uid for m in self.messages if m.uid in set(uids)}
+        seqs = expunge_report(self.messages, gone)
+
+        def mutate(msgs: list[MboxMessage]) -> bool:
+            before = len(msgs)
+            msgs[:] = [m for m in msgs if m.uid not in gone]
+            if msgs and before != len(msgs) and msgs[0].imapbase is None:
+                msgs[0].dirty = True
+            return before != len(msgs)
+
+        self.messages = [m for m in self.messages if m.uid not in gone]
+        self._refresh(mutate, apply=False)
+        return seqs
+
+    def sync(self) -> SyncChanges:
+        return self._refresh(None, apply=True)
+
+    def append(self, data: bytes, flags: set[str] | None = None, internaldate: float | None = None) -> int:
+        if self.readonly:
+            raise StorageError("Mailbox is read-only")
+        new = new_message(data, flags or set(), internaldate)
+        assigned: list[int] = []
+
+        def mutate(msgs: list[MboxMessage]) -> bool:
+            new.uid = max([self.uidnext, *(m.uid + 1 for m in msgs)])
+            assigned.append(new.uid)
+            msgs.append(new)
+            return True
+
+        self._refresh(mutate, apply=False)
+        return assigned[0]
+
+    def close(self) -> None:
+        self._parsed = {}
+
+    def status(self) -> MailboxStatus:
+        st = super().status()
+        if self.readonly:
+            st.recent = sum(1 for m in self._parsed.values() if not m.old)
+        return st
+
+    @property
+    def min_index_size(self) -> int:
+        return self.storage.min_index_size
+
+
+class MboxStorage(MailStorage):
+    def __init__(
+        self,
+        root: LabRoot,
+        location: MailLocation,
+        user: UserInfo,
+        *,
+        log: DovecotLog,
+        log_prefix: str = "",
+        min_index_size: int = 0,
+    ) -> None:
+        self.root = root
+        self.location = location
+        self.user = user
+        self.log = log
+        self.log_prefix = log_prefix or f"imap({user.user})"
+        self.separator = "/"
+        # Accepted and kept so the setting flows through; we never need an index.
+        self.min_index_size = min_index_size
+        self.base = root.path(location.root)
+        self.inbox_path = root.path(location.inbox) if location.inbox else self.base / "inbox"
+
+    def mailbox_path(self, name: str) -> Path:
+        if is_inbox(name):
+            return self.inbox_path
+        parts = [encode_mutf7(p) for p in split_name(name, "/", slash_allowed=True)]
+        path = self.base.joinpath(*parts)
+        if self.base not in path.parents:
+            raise StorageError("Invalid mailbox name")
+        return path
+
+    def _ensure_root(self) -> None:
+        make_dirs(self.root, self.base, self.user.uid, self.user.gid)
+
+    def list(self) -> list[MailboxInfo]:
+        self._ensure_root()
+        out = [MailboxInfo("INBOX", ["\\HasNoChildren"])]
+
+        def walk(d: Path, prefix: str, depth: int) -> list[MailboxInfo]:
+            found: list[MailboxInfo] = []
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                return found
+            for e in entries:
+                if e.name.startswith(".") or e.name.endswith(".lock"):
+                    continue
+                path = Path(e.path)
+                if path == self.inbox_path:
+                    continue
+                try:
+                    shown = decode_mutf7(e.name)
+                except StorageError:
+                    shown = e.name
+                full = prefix + shown
+                if is_inbox(full):
+                    continue
+                if e.is_dir():
+                    children = walk(path, full + "/", depth + 1) if depth < 16 else []
+                    flag = "\\HasChildren" if children else "\\HasNoChildren"
+                    found.append(MailboxInfo(full, ["\\Noselect", flag], selectable=False))
+                    found.extend(children)
+                elif e.is_file():
+                    found.append(MailboxInfo(full, ["\\NoInferiors"]))
+            return found
+
+        out.extend(walk(self.base, "", 1))
+        return out
+
+    def open(self, name: str, readonly: bool = False) -> MboxMailbox:
+        path = self.mailbox_path(name)
+        if is_inbox(name):
+            name = "INBOX"
+        else:
+            self._ensure_root()
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                raise MailboxNotFound(f"Mailbox doesn't exist: {name}") from None
+            except OSError as exc:
+                raise os_error(self.root, "stat", path, exc) from exc
+            if stat.S_ISDIR(st.st_mode):
+                raise StorageError("Mailbox isn't selectable")
+        return MboxMailbox(self, name, path, readonly)
+
+    def status(self, name: str) -> MailboxStatus:
+        box = self.open(name, readonly=True)
+        try:
+            return box.status()
+        finally:
+            box.close()
+
+    def _subs_path(self) -> Path:
+        return self.base / ".subscriptions"
+
+    def list_subscribed(self) -> builtins.list[MailboxInfo]:
+        return [MailboxInfo(n, []) for n in read_subscriptions(self.root, self._subs_path(), "/")]
+
+    def subscribe(self, name: str, subscribed: bool = True) -> None:
+        if not is_inbox(name):
+            split_name(name, "/", slash_allowed=True)
+        self._ensure_root()
+        set_subscribed(self.root, self._subs_path(), "/", name, subscribed, self.user.uid, self.user.gid)
+
+    def create(self, name: str) -> None:
+        if is_inbox(name):
+            raise MailboxExists("Mailbox already exists")
+        path = self.mailbox_path(name)
+        self._ensure_root()
+        p = path.parent
+        while p != self.base:
+            if p.exists() and not p.is_dir():
+                raise StorageError("Mailbox doesn't allow inferior mailboxes")
+            p = p.parent
+        if path.exists():
+            raise MailboxExists("Mailbox already exists")
+        make_dirs(self.root, path.parent, self.user.uid, self.user.gid)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            raise MailboxExists("Mailbox already exists") from None
+        except OSError as exc:
+            raise os_error(self.root, "open", path, exc, creating=True) from exc
+        chown_to_user(path, self.user.uid, self.user.gid)
+
+    def delete(self, name: str) -> None:
+        if is_inbox(name):
+            raise StorageError("INBOX can't be deleted.")
+        path = self.mailbox_path(name)
+        try:
+            if path.is_dir():
+                if any(True for _ in os.scandir(path)):
+                    raise StorageError("Mailbox has children, delete them first")
+                path.rmdir()
+            elif path.exists():
+                with dotlock(self.root, path):
+                    path.unlink()
+            else:
+                raise MailboxNotFound(f"Mailbox doesn't exist: {name}")
+        except OSError as exc:
+            raise os_error(self.root, "unlink", path, exc) from exc
+
+    def rename(self, old: str, new: str) -> None:
+        if is_inbox(old):
+            raise StorageError("Renaming INBOX isn't supported.")
+        src, dst = self.mailbox_path(old), self.mailbox_path(new)
+        if not src.exists():
+            raise MailboxNotFound(f"Mailbox doesn't exist: {old}")
+        if dst.exists() or is_inbox(new):
+            raise MailboxExists("Mailbox already exists")
+        make_dirs(self.root, dst.parent, self.user.uid, self.user.gid)
+        try:
+            os.rename(src, dst)
+        except OSError as exc:
+            raise os_error(self.root, "rename", src, exc) from exc
+        rename_subscriptions(self.root, self._subs_path(), "/", old, new, self.user.uid, self.user.gid)
