@@ -1,0 +1,1 @@
+"""IMAP4rev1 server side: parser, session state machine, FETCH rendering."""

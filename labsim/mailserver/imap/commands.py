@@ -1,0 +1,683 @@
+"""Commands of the authenticated and selected states (what Dovecot's imap process does)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from labsim.mailserver.connection import ServerContext
+from labsim.mailserver.imap import fetch as F
+from labsim.mailserver.imap import mime
+from labsim.mailserver.imap import responses as R
+from labsim.mailserver.imap.args import (
+    BadMailboxName,
+    inbox_match,
+    list_pattern,
+    mailbox_name,
+    normalize_flag,
+    parse_date_time,
+    uid_set,
+)
+from labsim.mailserver.imap.parser import (
+    Atom,
+    Command,
+    ParseError,
+    Str,
+    Value,
+    astring,
+    atom,
+    in_set,
+    parse_sequence_set,
+    value_list,
+)
+from labsim.mailserver.imap.search import SearchContext, parse_search
+from labsim.mailserver.storage.base import (
+    Mailbox,
+    MailboxNameInvalid,
+    MailboxNotFound,
+    MailStorage,
+    MessageInfo,
+    StorageError,
+)
+from labsim.mailserver.storage.names import encode_mutf7
+
+Send = Callable[[bytes], Awaitable[None]]
+ReadLine = Callable[[], Awaitable[bytes]]
+
+
+@dataclass
+class Reply:
+    status: str  # OK, NO, BAD
+    text: str
+    timing: bool = True
+    sync: bool = True
+    logout: bool = False
+    after: list[str] = field(default_factory=list)  # untagged lines sent just before the tagged one
+
+
+@dataclass
+class Stats:
+    deleted: int = 0
+    expunged: int = 0
+    hdr_count: int = 0
+    hdr_bytes: int = 0
+    body_count: int = 0
+    body_bytes: int = 0
+
+
+class MailCommands:
+    IDLE_POLL = 1.0  # seconds between mailbox checks while a client IDLEs
+
+    def __init__(self, ctx: ServerContext, prefix: str, storage: MailStorage | None, send: Send) -> None:
+        self.ctx = ctx
+        self.prefix = prefix
+        self.storage = storage
+        self.send = send
+        self.box: Mailbox | None = None
+        self.stats = Stats()
+        self.known_flags: dict[int, tuple[frozenset[str], bool]] = {}
+        self.keywords: list[str] = []  # announced in the last * FLAGS
+
+    def close(self) -> None:
+        if self.box is not None:
+            with contextlib.suppress(Exception):
+                self.box.close()
+            self.box = None
+
+    async def line(self, text: str) -> None:
+        await self.send(text.encode("utf-8") + b"\r\n")
+
+    def _storage(self) -> MailStorage:
+        if self.storage is None:
+            raise StorageError("Mail storage could not be opened")
+        return self.storage
+
+    async def dispatch(self, cmd: Command, reader: asyncio.StreamReader, read_line: ReadLine) -> Reply:
+        name = cmd.name
+        simple: dict[str, Callable[[Command], Awaitable[Reply]]] = {
+            "CAPABILITY": self.capability,
+            "NOOP": self.noop,
+            "LOGOUT": self.logout,
+            "ID": self.id,
+            "NAMESPACE": self.namespace,
+            "ENABLE": self.enable,
+            "SELECT": self.select,
+            "EXAMINE": self.select,
+            "LIST": self.list_cmd,
+            "LSUB": self.lsub,
+            "STATUS": self.status,
+            "CREATE": self.create,
+            "DELETE": self.delete,
+            "SUBSCRIBE": self.subscribe,
+            "UNSUBSCRIBE": self.subscribe,
+            "APPEND": self.append,
+        }
+        selected: dict[str, Callable[[Command], Awaitable[Reply]]] = {
+            "CHECK": self.check,
+            "CLOSE": self.close_cmd,
+            "UNSELECT": self.unselect,
+            "EXPUNGE": self.expunge,
+            "FETCH": self.fetch,
+            "UID FETCH": self.fetch,
+            "STORE": self.store,
+            "UID STORE": self.store,
+            "SEARCH": self.search,
+            "UID SEARCH": self.search,
+            "COPY": self.copy,
+            "UID COPY": self.copy,
+            "MOVE": self.copy,
+            "UID MOVE": self.copy,
+            "UID EXPUNGE": self.expunge,
+        }
+        if name == "IDLE":
+            return await self.idle(cmd, read_line)
+        handler = simple.get(name)
+        if handler is not None:
+            try:
+                return await handler(cmd)
+            except BadMailboxName:
+                return Reply("NO", "Mailbox name is not valid mUTF-7")
+        handler = selected.get(name)
+        if handler is not None:
+            if self.box is None:
+                return Reply("BAD", "No mailbox selected")
+            try:
+                return await handler(cmd)
+            except BadMailboxName:
+                return Reply("NO", "Mailbox name is not valid mUTF-7")
+        return Reply("BAD", f"Error in IMAP command {name}: Unknown command")
+
+    # --- any state --------------------------------------------------------------
+
+    async def capability(self, cmd: Command) -> Reply:
+        await self.line(f"* CAPABILITY {R.POSTLOGIN_CAPABILITY}")
+        return Reply("OK", "Capability completed")
+
+    async def noop(self, cmd: Command) -> Reply:
+        return Reply("OK", "NOOP completed")
+
+    async def logout(self, cmd: Command) -> Reply:
+        return Reply("OK", "Logout completed", sync=False, logout=True, after=["* BYE Logging out"])
+
+    async def id(self, cmd: Command) -> Reply:
+        await self.line('* ID ("name" "Dovecot")')
+        return Reply("OK", "ID completed")
+
+    async def namespace(self, cmd: Command) -> Reply:
+        sep = self._storage().separator
+        await self.line(f'* NAMESPACE (("" "{sep}")) NIL NIL')
+        return Reply("OK", "Namespace completed")
+
+    async def enable(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if not args:
+            raise ParseError("Invalid arguments")
+        for a in args:
+            atom(a)
+        # None of the ENABLE-able extensions (CONDSTORE, QRESYNC, UTF8=ACCEPT) is implemented.
+        await self.line("* ENABLED")
+        return Reply("OK", "Enabled")
+
+    # --- mailboxes ---------------------------------------------------------------
+
+    async def select(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 1:
+            raise ParseError("Invalid arguments")
+        name = mailbox_name(args[0])
+        examine = cmd.name == "EXAMINE"
+        if self.box is not None:
+            self.close()
+            await self.line("* OK [CLOSED] Previous mailbox closed.")
+        try:
+            box = self._storage().open(name, readonly=examine)
+        except MailboxNotFound as exc:
+            return Reply("NO", str(exc) or f"Mailbox doesn't exist: {name}")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        self.box = box
+        msgs = box.messages
+        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in msgs}
+        self.keywords = sorted({f for m in msgs for f in m.flags if not f.startswith("\\")})
+        await self._announce_flags(box)
+        await self.line(f"* {len(msgs)} EXISTS")
+        await self.line(f"* {sum(1 for m in msgs if m.recent)} RECENT")
+        for seq, m in enumerate(msgs, 1):
+            if "\\Seen" not in m.flags:
+                await self.line(f"* OK [UNSEEN {seq}] First unseen.")
+                break
+        await self.line(f"* OK [UIDVALIDITY {box.uidvalidity}] UIDs valid")
+        await self.line(f"* OK [UIDNEXT {box.uidnext}] Predicted next UID")
+        if box.readonly:
+            return Reply(
+                "OK", "[READ-ONLY] " + ("Examine" if examine else "Select") + " completed", sync=False
+            )
+        return Reply("OK", "[READ-WRITE] Select completed", sync=False)
+
+    async def list_cmd(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) < 2:
+            raise ParseError("Invalid arguments")
+        if len(args) > 2:
+            raise ParseError("Extra arguments")
+        ref, pattern = astring(args[0]), astring(args[1])
+        storage = self._storage()
+        sep = storage.separator
+        if pattern == "":
+            await self.line(f'* LIST (\\Noselect) "{sep}" ""')
+            return Reply("OK", "List completed")
+        rx = list_pattern(ref + pattern, sep)
+        for info in sorted(storage.list(), key=lambda i: encode_mutf7(i.name)):
+            shown = R.mailbox_out(info.name)
+            if rx.match(encode_mutf7(info.name)) or (
+                info.name.upper() == "INBOX" and inbox_match(ref + pattern)
+            ):
+                await self.line(f'* LIST ({" ".join(info.flags)}) "{sep}" {shown}')
+        return Reply("OK", "List completed")
+
+    async def lsub(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 2:
+            raise ParseError("Invalid arguments")
+        ref, pattern = astring(args[0]), astring(args[1])
+        storage = self._storage()
+        sep = storage.separator
+        if pattern == "":
+            await self.line(f'* LSUB () "{sep}" ""')
+            return Reply("OK", "Lsub completed")
+        try:
+            subscribed = storage.list_subscribed()
+        except NotImplementedError:
+            subscribed = []
+        rx = list_pattern(ref + pattern, sep)
+        for info in subscribed:
+            if rx.match(info.name) or (info.name.upper() == "INBOX" and inbox_match(ref + pattern)):
+                await self.line(f'* LSUB ({" ".join(info.flags)}) "{sep}" {R.mailbox_out(info.name)}')
+        return Reply("OK", "Lsub completed")
+
+    async def status(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 2:
+            raise ParseError("Invalid arguments")
+        name = mailbox_name(args[0])
+        items = [atom(v).upper() for v in value_list(args[1])]
+        if not items:
+            raise ParseError("Invalid arguments")
+        for it in items:
+            if it not in ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"):
+                raise ParseError(f"Invalid status item {it}")
+        storage = self._storage()
+        try:
+            try:
+                st = storage.status(name)
+                values = {
+                    "MESSAGES": st.messages,
+                    "RECENT": st.recent,
+                    "UIDNEXT": st.uidnext,
+                    "UIDVALIDITY": st.uidvalidity,
+                    "UNSEEN": st.unseen,
+                }
+            except NotImplementedError:
+                box = storage.open(name, readonly=True)
+                try:
+                    values = {
+                        "MESSAGES": len(box.messages),
+                        "RECENT": sum(1 for m in box.messages if m.recent),
+                        "UIDNEXT": box.uidnext,
+                        "UIDVALIDITY": box.uidvalidity,
+                        "UNSEEN": sum(1 for m in box.messages if "\\Seen" not in m.flags),
+                    }
+                finally:
+                    box.close()
+        except MailboxNotFound as exc:
+            return Reply("NO", str(exc) or f"Mailbox doesn't exist: {name}")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        body = " ".join(f"{it} {values[it]}" for it in items)
+        await self.line(f"* STATUS {R.astring_out(astring(args[0]))} ({body})")
+        if self.box is not None and self.box.name == ("INBOX" if name.upper() == "INBOX" else name):
+            return Reply("OK", "[CLIENTBUG] Status on selected mailbox completed")
+        return Reply("OK", "Status completed")
+
+    async def create(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 1:
+            raise ParseError("Invalid arguments")
+        name = mailbox_name(args[0])
+        sep = self._storage().separator
+        try:
+            self._storage().create(name.rstrip(sep) if name.endswith(sep) else name)
+        except NotImplementedError:
+            return Reply("NO", "CREATE not supported")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        except StorageError as exc:
+            if type(exc).__name__ == "MailboxExists":
+                return Reply("NO", "[ALREADYEXISTS] Mailbox already exists")
+            raise
+        return Reply("OK", "Create completed")
+
+    async def delete(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 1:
+            raise ParseError("Invalid arguments")
+        name = mailbox_name(args[0])
+        if self.box is not None and self.box.name == name:
+            self.close()
+            await self.line("* OK [CLOSED] Previous mailbox closed.")
+        try:
+            self._storage().delete(name)
+        except NotImplementedError:
+            return Reply("NO", "DELETE not supported")
+        except MailboxNotFound as exc:
+            return Reply("NO", str(exc))
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        return Reply("OK", "Delete completed")
+
+    async def subscribe(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 1:
+            raise ParseError("Invalid arguments")
+        name = mailbox_name(args[0])
+        on = cmd.name == "SUBSCRIBE"
+        try:
+            self._storage().subscribe(name, on)
+        except NotImplementedError:
+            pass
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        return Reply("OK", "Subscribe completed" if on else "Unsubscribe completed")
+
+    async def _announce_flags(self, box: Mailbox) -> None:
+        flags = " ".join([*R.SYSTEM_FLAGS, *self.keywords])
+        await self.line(f"* FLAGS ({flags})")
+        if box.readonly:
+            await self.line("* OK [PERMANENTFLAGS ()] Read-only mailbox.")
+        else:
+            await self.line(f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.")
+
+    # --- selected state --------------------------------------------------------------
+
+    def _box(self) -> Mailbox:
+        assert self.box is not None
+        return self.box
+
+    async def check(self, cmd: Command) -> Reply:
+        return Reply("OK", "Check completed")
+
+    async def unselect(self, cmd: Command) -> Reply:
+        self.close()
+        return Reply("OK", "Unselect completed", sync=False)
+
+    async def close_cmd(self, cmd: Command) -> Reply:
+        box = self._box()
+        if not box.readonly:
+            uids = [m.uid for m in box.messages if "\\Deleted" in m.flags]
+            if uids:
+                gone = box.expunge(uids)
+                self.stats.expunged += len(gone)
+        self.close()
+        return Reply("OK", "Close completed", sync=False)
+
+    async def expunge(self, cmd: Command) -> Reply:
+        box = self._box()
+        if box.readonly:
+            return Reply("OK", "Expunge completed")
+        uids = [m.uid for m in box.messages if "\\Deleted" in m.flags]
+        if cmd.name == "UID EXPUNGE":
+            args = cmd.args()
+            if len(args) != 1 or not isinstance(args[0], Atom):
+                raise ParseError("Invalid arguments")
+            ranges = parse_sequence_set(args[0].text, box.messages[-1].uid if box.messages else 0)
+            uids = [u for u in uids if in_set(u, ranges)]
+        if uids:
+            seqs = box.expunge(uids)
+            self.stats.expunged += len(seqs)
+            for seq in seqs:
+                await self.line(f"* {seq} EXPUNGE")
+        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        return Reply("OK", "Expunge completed")
+
+    def _select_msgs(self, set_text: str, uid: bool) -> list[tuple[int, MessageInfo]]:
+        msgs = self._box().messages
+        if uid:
+            star = msgs[-1].uid if msgs else 0
+            ranges = parse_sequence_set(set_text, star)
+            return [(seq, m) for seq, m in enumerate(msgs, 1) if in_set(m.uid, ranges)]
+        ranges = parse_sequence_set(set_text, len(msgs))
+        if any(hi > len(msgs) or lo < 1 for lo, hi in ranges):
+            raise ParseError("Invalid messageset")
+        return [(seq, m) for seq, m in enumerate(msgs, 1) if in_set(seq, ranges)]
+
+    async def fetch(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) < 2:
+            raise ParseError("Invalid arguments")
+        uid = cmd.name.startswith("UID ")
+        if not isinstance(args[0], Atom):
+            raise ParseError("Invalid messageset")
+        request = F.parse_fetch_items(args[1:])
+        if uid and "UID" not in request.items:
+            request.implicit_uid = True
+        box = self._box()
+        for seq, msg in self._select_msgs(args[0].text, uid):
+            await self._fetch_one(box, seq, msg, request)
+        return Reply("OK", "Fetch completed", sync=uid)
+
+    async def _fetch_one(self, box: Mailbox, seq: int, msg: MessageInfo, req: F.FetchRequest) -> None:
+        data = b""
+        if req.needs_body:
+            data = box.read(msg)
+        set_seen = req.sets_seen and not box.readonly and "\\Seen" not in msg.flags
+        if set_seen:
+            box.set_flags(msg, set(msg.flags) | {"\\Seen"})
+            self.known_flags[msg.uid] = (frozenset(msg.flags), msg.recent)
+        parts: list[bytes] = []
+        items = list(req.items)
+        # Implicit items come first (UID for UID FETCH, FLAGS when \Seen was just set),
+        # then the requested ones in request order, body sections last: Dovecot's order.
+        if req.implicit_uid:
+            parts.append(b"UID %d" % msg.uid)
+        if set_seen and "FLAGS" not in items:
+            parts.append(b"FLAGS " + F.flag_list(msg.flags, msg.recent).encode())
+        header, body = mime.split_header(data) if data else (b"", b"")
+        for it in items:
+            if it == "UID":
+                if not req.implicit_uid:
+                    parts.append(b"UID %d" % msg.uid)
+            elif it == "FLAGS":
+                parts.append(b"FLAGS " + F.flag_list(msg.flags, msg.recent).encode())
+            elif it == "INTERNALDATE":
+                parts.append(b'INTERNALDATE "' + F.internaldate(msg.internaldate).encode() + b'"')
+            elif it == "RFC822.SIZE":
+                parts.append(b"RFC822.SIZE %d" % msg.size)
+            elif it == "RFC822":
+                parts.append(b"RFC822 " + F.literal(data))
+                self.stats.body_count += 1
+                self.stats.body_bytes += len(data)
+            elif it == "RFC822.HEADER":
+                parts.append(b"RFC822.HEADER " + F.literal(header))
+                self.stats.hdr_count += 1
+                self.stats.hdr_bytes += len(header)
+            elif it == "RFC822.TEXT":
+                parts.append(b"RFC822.TEXT " + F.literal(body))
+                self.stats.body_count += 1
+                self.stats.body_bytes += len(body)
+            elif it == "ENVELOPE":
+                parts.append(b"ENVELOPE " + F.envelope(header))
+            elif it == "BODYSTRUCTURE":
+                parts.append(b"BODYSTRUCTURE " + F.bodystructure(mime.parse(data), extended=True))
+            elif it == "BODY":
+                parts.append(b"BODY " + F.bodystructure(mime.parse(data), extended=False))
+        for sec in req.sections:
+            chunk = F.section_bytes(data, sec)
+            parts.append(sec.response_name().encode() + b" " + F.literal(chunk))
+            # the counters the logout line shows: data bytes, headers apart from the rest
+            if sec.spec.startswith("HEADER"):
+                self.stats.hdr_count += 1
+                self.stats.hdr_bytes += len(chunk)
+            else:
+                self.stats.body_count += 1
+                self.stats.body_bytes += len(chunk)
+        await self.send(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+
+    async def store(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) < 3:
+            raise ParseError("Invalid arguments")
+        uid = cmd.name.startswith("UID ")
+        if not isinstance(args[0], Atom) or not isinstance(args[1], Atom):
+            raise ParseError("Invalid arguments")
+        item = args[1].upper()
+        silent = item.endswith(".SILENT")
+        base = item.removesuffix(".SILENT")
+        if base not in ("FLAGS", "+FLAGS", "-FLAGS"):
+            raise ParseError("Invalid arguments")
+        raw: list[Value] = list(args[2:])
+        if len(raw) == 1 and isinstance(raw[0], list):
+            raw = raw[0]
+        flags: set[str] = set()
+        for v in raw:
+            if not isinstance(v, Atom):
+                raise ParseError("Invalid arguments")
+            flags.add(normalize_flag(v.text))
+        box = self._box()
+        targets = self._select_msgs(args[0].text, uid)
+        if box.readonly:
+            return Reply("OK", "Store ignored with read-only mailbox")
+        new_keywords = sorted(f for f in flags if not f.startswith("\\") and f not in self.keywords)
+        if new_keywords and base != "-FLAGS" and targets:
+            self.keywords += new_keywords  # a client learns new keywords from * FLAGS first
+            await self._announce_flags(box)
+        for seq, msg in targets:
+            current = set(msg.flags)
+            if base == "FLAGS":
+                new = flags
+            elif base == "+FLAGS":
+                new = current | flags
+            else:
+                new = current - flags
+            if new == current:
+                continue  # Dovecot reports only messages whose flags changed
+            if "\\Deleted" in new and "\\Deleted" not in current:
+                self.stats.deleted += 1
+            box.set_flags(msg, set(new))
+            self.known_flags[msg.uid] = (frozenset(msg.flags), msg.recent)
+            if not silent:
+                uid_part = f"UID {msg.uid} " if uid else ""
+                await self.line(f"* {seq} FETCH ({uid_part}FLAGS {F.flag_list(msg.flags, msg.recent)})")
+        return Reply("OK", "Store completed", sync=uid)
+
+    async def append(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) < 2:
+            raise ParseError("Missing arguments")
+        name = mailbox_name(args[0])
+        rest = args[1:]
+        flags: set[str] = set()
+        if isinstance(rest[0], list):
+            for v in rest[0]:
+                if not isinstance(v, Atom):
+                    raise ParseError("Invalid arguments")
+                flags.add(normalize_flag(v.text))
+            rest = rest[1:]
+        date: float | None = None
+        if len(rest) == 2 and isinstance(rest[0], Str) and not rest[0].literal:
+            date = parse_date_time(rest[0].text)
+            rest = rest[1:]
+        if len(rest) != 1 or not isinstance(rest[0], Str) or not rest[0].literal:
+            raise ParseError("Invalid arguments")
+        data = rest[0].data
+        selected = self.box is not None and self.box.name == ("INBOX" if name.upper() == "INBOX" else name)
+        try:
+            target = self.box if selected and self.box is not None else self._storage().open(name)
+        except MailboxNotFound as exc:
+            return Reply("NO", f"[TRYCREATE] {exc}")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        try:
+            uid = target.append(data, flags, date)
+            validity = target.uidvalidity
+        finally:
+            if target is not self.box:
+                target.close()
+        return Reply("OK", f"[APPENDUID {validity} {uid}] Append completed")
+
+    async def copy(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 2 or not isinstance(args[0], Atom):
+            raise ParseError("Invalid arguments")
+        uid = cmd.name.startswith("UID ")
+        move = cmd.name.endswith("MOVE")
+        box = self._box()
+        targets = self._select_msgs(args[0].text, uid)
+        name = mailbox_name(args[1])
+        try:
+            dest = self._storage().open(name)
+        except MailboxNotFound as exc:
+            return Reply("NO", f"[TRYCREATE] {exc}")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        src_uids: list[int] = []
+        dst_uids: list[int] = []
+        try:
+            for _seq, msg in targets:
+                data = box.read(msg)
+                dst_uids.append(dest.append(data, set(msg.flags) - {"\\Recent"}, msg.internaldate))
+                src_uids.append(msg.uid)
+            validity = dest.uidvalidity
+        finally:
+            dest.close()
+        verb = "Move" if move else "Copy"
+        if not src_uids:
+            return Reply("OK", f"{verb} completed")
+        code = f"[COPYUID {validity} {uid_set(src_uids)} {uid_set(dst_uids)}]"
+        if not move:
+            return Reply("OK", f"{code} Copy completed")
+        if box.readonly:
+            return Reply("NO", "[CANNOT] Can't expunge from a read-only mailbox")
+        await self.line(f"* OK {code} Moved UIDs.")
+        for seq in box.expunge(src_uids):
+            await self.line(f"* {seq} EXPUNGE")
+        self.stats.expunged += len(src_uids)
+        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        return Reply("OK", "Move completed")
+
+    async def search(self, cmd: Command) -> Reply:
+        uid = cmd.name.startswith("UID ")
+        args = cmd.args()
+        if not args:
+            raise ParseError("Missing search parameters")
+        box = self._box()
+        ctx = SearchContext(box)
+        matcher = parse_search(args, ctx)
+        found = [str(m.uid if uid else seq) for seq, m in enumerate(box.messages, 1) if matcher(seq, m)]
+        await self.line("* SEARCH" + "".join(" " + f for f in found))
+        return Reply("OK", "Search completed", sync=uid)
+
+    async def idle(self, cmd: Command, read_line: ReadLine) -> Reply:
+        await self.line("+ idling")
+        keepalive = max(float(self.ctx.settings.imap_idle_notify_interval), 1.0)
+        last_output = loop_time = asyncio.get_running_loop().time()
+        task = asyncio.ensure_future(read_line())
+        try:
+            while not task.done():
+                done, _ = await asyncio.wait({task}, timeout=self.IDLE_POLL)
+                if done:
+                    break
+                loop_time = asyncio.get_running_loop().time()
+                wrote = False
+                if self.box is not None:
+                    try:
+                        wrote = await self.sync_untagged()
+                    except StorageError as exc:
+                        self.ctx.log.error(self.prefix, str(exc))
+                if wrote:
+                    last_output = loop_time
+                elif loop_time - last_output >= keepalive:
+                    await self.line("* OK Still here")
+                    last_output = loop_time
+            data = task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+        if data.strip().upper() == b"DONE":
+            return Reply("OK", "Idle completed")
+        return Reply("BAD", "Expected DONE.")
+
+    # --- untagged updates -----------------------------------------------------------
+
+    async def sync_untagged(self) -> bool:
+        """Report what changed in the selected mailbox; True when anything was written."""
+        box = self.box
+        if box is None:
+            return False
+        wrote = False
+        before = len(box.messages)
+        changes = box.sync()
+        for seq in changes.expunged_seqs:
+            wrote = True
+            await self.line(f"* {seq} EXPUNGE")
+        after = len(box.messages)
+        if changes.new_count or after != before - len(changes.expunged_seqs):
+            wrote = True
+            await self.line(f"* {after} EXISTS")
+            await self.line(f"* {sum(1 for m in box.messages if m.recent)} RECENT")
+        seen: set[int] = set()
+        for seq in changes.flag_changes:
+            if 1 <= seq <= after and seq not in seen:
+                seen.add(seq)
+                m = box.messages[seq - 1]
+                known = self.known_flags.get(m.uid)
+                if known is not None and known == (frozenset(m.flags), m.recent):
+                    continue
+                wrote = True
+                await self.line(f"* {seq} FETCH (FLAGS {F.flag_list(m.flags, m.recent)})")
+        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        return wrote
+
+
+__all__ = ["MailCommands", "Reply", "Stats", "Str"]
