@@ -38,6 +38,15 @@ class AuthResult:
     temp_fail: bool = False
     # The IMAP response code for a failure: AUTHENTICATIONFAILED, UNAVAILABLE, ...
     imap_code: str = "AUTHENTICATIONFAILED"
+    # Set on a successful login whose userdb answer the mail process refuses
+    # (UID below first_valid_uid, ...): the message Dovecot logs as
+    # `imap(alice): Error: ...`. IMAP then answers `OK Logged in, but
+    # initialization failed.` + `* BYE Internal error occurred. Refer to server
+    # log for more information.`; POP3 `-ERR [SYS/TEMP] Internal error occurred.
+    # Refer to server log for more information.`
+    init_error: str | None = None
+    # passdb extra fields of a successful lookup (doveadm auth test prints them).
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 class UnknownMechanism(Exception):
