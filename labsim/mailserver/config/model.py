@@ -39,6 +39,7 @@ class AuthDb:
     result_failure: str = "continue"
     result_internalfail: str = "continue"
     source: tuple[str, int] | None = None  # (lab path, line) where it was declared
+    settings: dict[str, str] = field(default_factory=dict)  # every key written in the block, as written
 
 
 @dataclass
@@ -54,7 +55,9 @@ class DovecotSettings:
     ssl_key_password: str = ""
     ssl_ca: str = ""
     ssl_min_protocol: str = "TLSv1.2"
-    ssl_cipher_list: str = "ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!MD5:!PSK:!RC4:!ADH:!LOW@STRENGTH"
+    ssl_cipher_list: str = (
+        "ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!MD5:!PSK:!RC4:!ADH:!LOW@STRENGTH"
+    )
     ssl_prefer_server_ciphers: bool = False
     verbose_ssl: bool = False
     disable_plaintext_auth: bool = True
@@ -85,6 +88,9 @@ class DovecotSettings:
     info_log_path: str = ""
     debug_log_path: str = ""
     services: dict[str, Service] = field(default_factory=dict)
+    # Every known top-level setting as `doveconf NAME` prints it (after the protocol filter),
+    # for the settings that have no typed field above.
+    values: dict[str, str] = field(default_factory=dict)
 
     def listeners(self) -> list[tuple[str, InetListener]]:
         """(protocol, listener) for every inet listener of an enabled *-login service."""
