@@ -201,3 +201,21 @@ def test_openssl_s_client_imap(server: ServerProcess, lab_certs: LabCerts) -> No
         ["-connect", f"127.0.0.1:{server.port(993)}"], b"a LOGIN alice secret\nb LOGOUT\n", lab_certs.ca_file
     )
     assert out.startswith("* OK ") and "a OK" in out
+
+
+def test_tls_below_1_2_is_refused_by_default(server: ServerProcess, lab_certs: LabCerts) -> None:
+    old = tls_context(lab_certs)
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this client offer TLS 1.1 at all
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises(ssl.SSLError) as refused:
+        poplib.POP3_SSL("127.0.0.1", server.port(995), context=old, timeout=10)
+    # The server hung up on the hello; a client unable to offer TLS 1.1 at all
+    # would have failed before sending it (NO_PROTOCOLS_AVAILABLE).
+    assert "NO_PROTOCOLS_AVAILABLE" not in str(refused.value)
+    assert "unsupported protocol" in server.wait_log("unsupported protocol")
+    modern = tls_context(lab_certs)
+    modern.maximum_version = ssl.TLSVersion.TLSv1_2
+    s = poplib.POP3_SSL("127.0.0.1", server.port(995), context=modern, timeout=10)
+    assert s.sock.version() == "TLSv1.2"  # type: ignore[attr-defined]
+    s.quit()
