@@ -31,6 +31,34 @@ def _demo(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from labsim.lab.docker_backend import prune
+    from labsim.lab.model import LabError
+
+    try:
+        removed = prune()
+    except LabError as exc:
+        print(f"labsim: {exc}", file=sys.stderr)
+        return 1
+    for name in removed:
+        print(f"removed {name}")
+    if not removed:
+        print("no labsim containers to remove")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from labsim.scenario.validate_cmd import run
+
+    return run(args.paths, as_json=args.json)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from labsim.grading.report_cmd import run
+
+    return run(args.files, args.format)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labsim", description="Hands-on labs for LPIC-2 211.3.")
     parser.add_argument("--version", action="version", version=f"labsim {__version__}")
@@ -38,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a ready-made local lab with Dovecot on 127.0.0.1")
     demo.add_argument("--port-base", type=int, default=10000, help="well-known port P listens on N+P")
     demo.set_defaults(func=_demo)
+    prune = sub.add_parser("prune", help="remove every labsim lab container (and nothing else)")
+    prune.set_defaults(func=_prune)
+    validate = sub.add_parser("validate", help="check scenario files and report every problem with its line")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="scenario folders or files (default: all)")
+    validate.add_argument("--json", action="store_true", help="print the findings as JSON")
+    validate.set_defaults(func=_validate)
+    report = sub.add_parser("report", help="render saved grades (JSON reports) as text, junit, csv, ...")
+    report.add_argument("files", nargs="+", metavar="FILE", help="grades saved with --format json")
+    report.add_argument(
+        "--format", default="text", metavar="FORMAT", help="text (default), json, junit, gradescope or csv"
+    )
+    report.set_defaults(func=_report)
     return parser
 
 
