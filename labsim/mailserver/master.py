@@ -83,9 +83,17 @@ def _serve_for(protocol: str) -> Serve | None:
     return None
 
 
-def _bind_address(address: str) -> str:
+def _bind_address(address: str, sandboxed: bool) -> str:
+    """The host address for a `listen` entry.
+
+    A sandboxed server (port base set: the local backend) serves the learner
+    on this machine only, so the wildcards mean loopback there; inside a
+    container (no network) they keep their meaning.
+    """
     if address == "*":
-        return "0.0.0.0"
+        return "127.0.0.1" if sandboxed else "0.0.0.0"
+    if address == "::":
+        return "::1" if sandboxed else "::"
     return address.strip("[]")
 
 
@@ -202,7 +210,7 @@ class Master:
 
     def _open_socket(self, key: ListenKey) -> socket.socket | None:
         """A listening socket; None when the address family is not available (IPv6)."""
-        host = _bind_address(key.address)
+        host = _bind_address(key.address, sandboxed=self.port_base != 0)
         try:
             infos = socket.getaddrinfo(host, key.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         except socket.gaierror as exc:

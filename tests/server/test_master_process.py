@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -167,3 +168,22 @@ def test_courier_personality_not_yet(
     srv = server_factory(root, free_port_base(), ("--personality", "courier"))
     assert srv.proc.wait(20) == 2
     assert srv.stderr == "labsim-mailserver: the courier personality is not yet supported\n"
+
+
+def test_wildcard_listen_stays_on_loopback_in_the_sandbox(
+    tmp_path: Path, lab_certs: LabCerts, server_factory: type[ServerProcess]
+) -> None:
+    """With a port base (the local backend) `listen = *, ::` must not expose the lab."""
+    root = tmp_path / "root"
+    make_lab(root, lab_certs, extra="listen = *, ::\n")
+    base = free_port_base()
+    srv = server_factory(root, base)
+    assert srv.wait_ready(110), srv.stderr
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=True).stdout
+    local_addresses = {
+        line.split()[3].rsplit(":", 1)[0]
+        for line in listening.splitlines()
+        if line.split()[3].endswith(f":{base + 110}")
+    }
+    assert local_addresses and local_addresses <= {"127.0.0.1", "[::1]"}, local_addresses
+    assert srv.stop() == 0
