@@ -17,7 +17,7 @@ IMAGE = "labsim-lab:latest"
 TEST_LABEL = "org.labsim.test"
 
 sys.path.insert(0, str(PROJECT / "containers"))
-from source_hash import source_hash  # noqa: E402
+from source_hash import source_hash  # type: ignore[import-not-found]  # noqa: E402
 
 
 def _engine_or_skip() -> Any:
