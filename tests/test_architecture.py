@@ -64,3 +64,36 @@ def test_detector_sees_a_third_party_import(tmp_path: Path) -> None:
     sample.write_text("import os\nfrom yaml import safe_load\nimport textual.app\n")
     modules = [m for _, m in imported_modules(sample)]
     assert modules == ["os", "yaml", "textual.app"]
+
+
+# The arrows point one way: tui/cli -> grading -> checks -> lab -> scenario.
+# labsim.mailserver stands alone and may be used by anything below the TUI;
+# labsim.paths and the package's __version__ are leaves too.
+ALLOWED = {
+    "scenario": {"scenario"},
+    "lab": {"lab", "scenario", "mailserver", "paths", ""},
+    "checks": {"checks", "lab", "scenario", "mailserver", "paths", ""},
+    "grading": {"grading", "checks", "scenario", "paths", ""},
+}
+
+
+def labsim_room(module: str) -> str | None:
+    """'labsim.lab.model' -> 'lab'; 'labsim' (for __version__) -> ''."""
+    if module == "labsim":
+        return ""
+    if module.startswith("labsim."):
+        return module.split(".")[1]
+    return None
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_rooms_import_only_downstream(room: str) -> None:
+    if not (PACKAGE / room).is_dir():
+        pytest.skip(f"labsim/{room} does not exist yet")
+    offenders = []
+    for path in python_files(PACKAGE / room):
+        for line, module in imported_modules(path):
+            target = labsim_room(module)
+            if target is not None and target not in ALLOWED[room]:
+                offenders.append(f"{path.relative_to(PACKAGE.parent)}:{line}: imports {module}")
+    assert offenders == []
