@@ -1,0 +1,57 @@
+"""setting: a configuration value as the daemon's own tool reports it (doveconf) or a Courier file sets it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from labsim.checks.base import p_str, verdict
+from labsim.checks.result import CheckResult
+from labsim.lab.model import Lab, LabError
+from labsim.scenario.model import CheckSpec
+
+
+def same(seen: str, want: str) -> bool:
+    """Whitespace inside a value is not significant to Dovecot's list settings (protocols = imap  pop3)."""
+    return seen.split() == want.split()
+
+
+def courier_value(text: str, name: str) -> str | None:
+    """The last NAME=value assignment in a Courier shell-style settings file, quotes removed."""
+    value = None
+    for line in text.splitlines():
+        m = re.match(rf"\s*{re.escape(name)}=(.*)$", line)
+        if m:
+            try:
+                words = shlex.split(m.group(1), comments=True)
+            except ValueError:
+                words = [m.group(1).strip()]
+            value = " ".join(words)
+    return value
+
+
+def setting(lab: Lab, spec: CheckSpec) -> CheckResult:
+    name = p_str(spec, "name")
+    want = p_str(spec, "value")
+    if p_str(spec, "source", "doveconf") == "courier":
+        path = p_str(spec, "file")
+        expected = f"Expected {name}={want} in {path}"
+        try:
+            text = lab.read_file(path).decode("utf-8", "replace")
+        except LabError as exc:
+            return verdict(spec, False, f"{expected}, but {exc}.")
+        seen = courier_value(text, name)
+        if seen is None:
+            return verdict(spec, False, f"{expected}, but {path} does not set {name}.", text)
+        return verdict(spec, same(seen, want), f"{expected}; it is {name}={seen}.", f"# {path}\n{text}")
+    argv = ["doveconf", "-h", name]
+    result = lab.exec(argv, timeout=15)
+    transcript = f"$ {shlex.join(argv)}\n{result.output}"
+    expected = f"Expected `doveconf -h {name}` to print {want!r}"
+    if not result.ok:
+        first = result.output.strip().splitlines()[-1:] or ["(no output)"]
+        return verdict(spec, False, f"{expected}, but doveconf failed: {first[0]}", transcript)
+    # Warnings (obsolete settings, say) share the merged output; they are not part of the value.
+    value_lines = [line for line in result.output.splitlines() if not line.startswith("doveconf: Warning: ")]
+    seen_value = "\n".join(value_lines).strip()
+    return verdict(spec, same(seen_value, want), f"{expected}; it printed {seen_value!r}.", transcript)

@@ -1,0 +1,90 @@
+"""Every scenario: its checks fail on the fresh lab (as declared) and all pass after its solution."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labsim.checks.result import CheckResult
+from labsim.checks.runner import run_scenario
+from labsim.lab.from_scenario import apply_solution, lab_spec
+from labsim.lab.model import Lab
+from labsim.lab.registry import LabRegistry
+from labsim.scenario.loader import validate_scenario
+from labsim.scenario.model import Scenario
+from tests.lab.conftest import new_id
+
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+ALL = sorted(p.name for p in SCENARIOS_DIR.iterdir() if (p / "scenario.yaml").is_file())
+# Each Docker run takes a container: by default the first scenarios of the curriculum prove the backend;
+# LABSIM_DOCKER_ALL_SCENARIOS=1 runs every one (about ten seconds each).
+FIRST = ("dovecot-first-start", "dovecot-maildir", "dovecot-plaintext-policy", "dovecot-selfsigned-ssl")
+DOCKER = [
+    s
+    for s in ALL
+    if not s.startswith("_") and (s in FIRST or os.environ.get("LABSIM_DOCKER_ALL_SCENARIOS") == "1")
+]
+
+
+def load(name: str) -> Scenario:
+    scenario, issues = validate_scenario(SCENARIOS_DIR / name)
+    assert scenario is not None and not issues, "\n".join(str(i) for i in issues)
+    return scenario
+
+
+def explain(results: list[CheckResult]) -> str:
+    return "\n\n".join(f"[{r.check_id}] {r.status}: {r.message}\n{r.transcript}" for r in results)
+
+
+def fresh_then_solved(lab: Lab, scenario: Scenario) -> None:
+    lab.start()
+    fresh = list(run_scenario(lab, scenario))
+    specs = scenario.checks()
+    assert [r.check_id for r in fresh] == [s.id for s in specs]
+    wrong = [
+        r
+        for spec, r in zip(specs, fresh, strict=True)
+        if r.error is not None or r.passed != (spec.expect_fresh == "pass")
+    ]
+    assert not wrong, "on the fresh lab:\n" + explain(wrong)
+    for result in apply_solution(lab, scenario):
+        assert result.ok, result.output
+    solved = list(run_scenario(lab, scenario))
+    failed = [r for r in solved if not r.passed]
+    assert not failed, "after the reference solution:\n" + explain(failed)
+    assert sum(r.points for r in solved) == scenario.max_points
+
+
+def test_there_are_scenarios() -> None:
+    assert len([s for s in ALL if not s.startswith("_")]) >= 7
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_scenario_local(name: str, labsim_home: Path) -> None:
+    scenario = load(name)
+    if "local" not in scenario.backends:
+        pytest.skip(f"{name} runs on Docker only")
+    lab = LabRegistry().create(lab_spec(scenario), backend="local", lab_id=new_id())
+    try:
+        fresh_then_solved(lab, scenario)
+    finally:
+        lab.destroy()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", DOCKER)
+def test_scenario_docker(name: str, labsim_home: Path, lab_image: str, docker_client: Any) -> None:
+    from labsim.lab.docker_backend import DockerLab
+
+    scenario = load(name)
+    if "docker" not in scenario.backends:
+        pytest.skip(f"{name} runs on the local backend only")
+    lab = DockerLab(LabRegistry().lab_dir(new_id()), {"image": lab_image}, client=docker_client)
+    try:
+        lab.create(lab_spec(scenario))
+        fresh_then_solved(lab, scenario)
+    finally:
+        lab.destroy()
