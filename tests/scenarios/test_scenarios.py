@@ -27,11 +27,7 @@ EVERY_ON_DOCKER = "1" in (
     os.environ.get("LABSIM_REQUIRE_DOCKER"),
 )
 FIRST = ("dovecot-first-start", "dovecot-maildir", "dovecot-plaintext-policy", "dovecot-selfsigned-ssl")
-DOCKER = [
-    s
-    for s in ALL
-    if not s.startswith("_") and (s in FIRST or EVERY_ON_DOCKER)
-]
+DOCKER = [s for s in ALL if not s.startswith("_") and (s in FIRST or EVERY_ON_DOCKER)]
 
 
 def load(name: str) -> Scenario:
