@@ -184,7 +184,7 @@ class Master:
             prefix = f"{proto}({user.user})"
             if not (self.drop_privileges and user.uid > 0 and user.gid >= 0):
                 return open_storage(self.root, location, user, self.log, settings, prefix)
-            as_user = AsUser(user.uid, user.gid)
+            as_user = AsUser.for_user(self.root, settings, user)
             with as_user:
                 storage = open_storage(self.root, location, user, RootLog(self.log), settings, prefix)
             return cast(MailStorage, AsUserProxy(storage, as_user))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import itertools
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -53,6 +55,7 @@ def apop_timestamp(hostname: str) -> str:
 # --- pop3_uidl_format --------------------------------------------------------
 
 _UIDL_VAR = re.compile(r"%(?P<pad>0?)(?P<width>[0-9]*)(?P<mod>[Xx]?)(?:\{(?P<long>[a-z]+)\}|(?P<short>.))")
+DEFAULT_UIDL_FORMAT = "%08Xu%08Xv"
 _UIDL_LONG = {"uid": "u", "uidvalidity": "v", "md5": "m", "filename": "f", "guid": "g"}
 
 
@@ -541,6 +544,8 @@ class Pop3Session:
             data = mail.box.read(msg)
             sep = data.find(b"\r\n\r\n")
             md5 = hashlib.md5(data[: sep + 2] if sep >= 0 else data).hexdigest()
+        if fmt == DEFAULT_UIDL_FORMAT:  # what expand_uidl() gives, without a regex per message
+            return f"{msg.uid:08x}{mail.box.uidvalidity:08x}"
         filename = msg.key.split(":2,")[0]
         return expand_uidl(fmt, msg.uid, mail.box.uidvalidity, md5, filename)
 
@@ -632,10 +637,8 @@ class Pop3Session:
     async def cmd_quit(self, mail: _Mail, prefix: str) -> str:
         deleted_uids = [mail.messages[i].uid for i in sorted(mail.deleted)]
         try:
-            for idx in sorted(mail.seen - mail.deleted):
-                msg = mail.messages[idx]
-                if "\\Seen" not in msg.flags:
-                    mail.box.set_flags(msg, set(msg.flags) | {"\\Seen"})
+            seen = [mail.messages[idx] for idx in sorted(mail.seen - mail.deleted)]
+            mail.box.set_flags_many([(m, set(m.flags) | {"\\Seen"}) for m in seen if "\\Seen" not in m.flags])
             if deleted_uids:
                 mail.box.expunge(deleted_uids)
         except STORAGE_ERRORS as exc:
@@ -647,5 +650,16 @@ class Pop3Session:
         return "Logged out"
 
 
+def _send_small_writes_at_once(conn: ClientConn) -> None:
+    """TCP_NODELAY: a reply is several small writes, and with Nagle's algorithm the
+    later ones wait for the client's delayed ACK (40 ms a command on Linux).
+    asyncio sets it only on sockets made with IPPROTO_TCP, which ours are not."""
+    sock = conn.writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 async def serve_pop3(ctx: ServerContext, conn: ClientConn) -> None:
+    _send_small_writes_at_once(conn)
     await Pop3Session(ctx, conn).run()

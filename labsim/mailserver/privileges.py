@@ -3,36 +3,101 @@
 Dovecot's mail processes run with the userdb's uid/gid, so file permissions
 in homes and mail directories matter exactly as on a real host. We are one
 process, and storage calls are synchronous and made from the event loop's
-thread, so each call switches the effective uid/gid for its duration and
+thread, so each call switches to the user's uid/gid for its duration and
 switches back. Logging during such a call goes back to root for the write.
+
+Groups: while switched, the supplementary groups are the user's system groups
+(for a passwd userdb, as initgroups gives them), those of mail_access_groups,
+and mail_privileged_group. Dovecot makes the privileged group effective only
+around the few operations that need it (dotlocks in a group-writable spool
+such as Debian's /var/mail, mode 2775 root:mail); we keep it as a
+supplementary group for the whole storage call, which grants the same access
+to the spool. The difference is documented in docs/labs.md.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from labsim.mailserver.auth import unixdb
+from labsim.mailserver.auth.model import UserInfo
+from labsim.mailserver.config.model import DovecotSettings
+from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.log import DovecotLog
-from labsim.mailserver.storage.base import Mailbox, MailStorage
+from labsim.mailserver.storage.base import Mailbox, MailStorage, StorageError
 
 
 def can_switch() -> bool:
     return hasattr(os, "seteuid") and os.geteuid() == 0
 
 
-class AsUser:
-    """A context manager: effective uid/gid of the user inside, root outside."""
+def _gid(root: LabRoot, name: str) -> int | None:
+    name = name.strip()
+    if name.isdigit():
+        return int(name)
+    entry = unixdb.getgrnam(root, name)
+    return entry.gid if entry is not None else None
 
-    def __init__(self, uid: int, gid: int) -> None:
+
+def mail_groups(root: LabRoot, settings: DovecotSettings, user: UserInfo) -> list[int]:
+    """The supplementary groups of a mail session for `user`.
+
+    Raises StorageError, worded as Dovecot words it, when a configured group does not exist."""
+    groups: list[int] = []
+    system_user = user.extra.get("system_groups_user", "")
+    if system_user:
+        groups.extend(g.gid for g in unixdb.user_groups(root, system_user))
+    for name in settings.values.get("mail_access_groups", "").split(","):
+        if not name.strip():
+            continue
+        gid = _gid(root, name)
+        if gid is None:
+            raise StorageError(f"unknown group name in extra_groups: {name.strip()}")
+        groups.append(gid)
+    privileged = settings.values.get("mail_privileged_group", "").strip()
+    if privileged:
+        gid = _gid(root, privileged)
+        if gid is None:
+            raise StorageError(f"Unknown UNIX GID group: {privileged} (in mail_privileged_group setting)")
+        groups.append(gid)
+    return _unique(groups)
+
+
+def _unique(values: Iterable[int]) -> list[int]:
+    seen: list[int] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+class AsUser:
+    """A context manager: effective uid/gid (and supplementary groups) of the user inside, root outside."""
+
+    def __init__(self, uid: int, gid: int, groups: Iterable[int] | None = None) -> None:
         self.uid = uid
         self.gid = gid
+        # None keeps the process's own supplementary groups (root's), as before groups were known.
+        self.groups = None if groups is None else _unique([gid, *groups])
+        self._saved_groups: list[int] | None = None
         self._depth = 0
+
+    @classmethod
+    def for_user(cls, root: LabRoot, settings: DovecotSettings, user: UserInfo) -> AsUser:
+        return cls(user.uid, user.gid, mail_groups(root, settings, user))
 
     def __enter__(self) -> AsUser:
         if self._depth == 0:
-            os.setegid(self.gid)
-            os.seteuid(self.uid)
+            if self.groups is not None:
+                self._saved_groups = os.getgroups()
+                os.setgroups(self.groups)
+            # The real ids change too (the saved uid stays root, to come back): permission checks
+            # that use them, such as access(2) when explaining an EACCES, then see the user.
+            os.setresgid(self.gid, self.gid, -1)
+            os.setresuid(self.uid, self.uid, 0)
         self._depth += 1
         return self
 
@@ -41,8 +106,11 @@ class AsUser:
     ) -> None:
         self._depth -= 1
         if self._depth == 0:
-            os.seteuid(0)
-            os.setegid(0)
+            os.setresuid(0, 0, 0)
+            os.setresgid(0, 0, 0)
+            if self._saved_groups is not None:
+                os.setgroups(self._saved_groups)
+                self._saved_groups = None
 
 
 class RootLog(DovecotLog):

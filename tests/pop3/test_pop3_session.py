@@ -396,7 +396,10 @@ def check_as_user(root: Path, lab_certs: LabCerts) -> None:
         c.line()
         c.cmd("USER alice")
         assert c.cmd("PASS secret") == "-ERR [SYS/PERM] Permission denied"
-        assert "Error: Couldn't open INBOX: /home/alice/Maildir" in srv.wait_log("Couldn't open INBOX")
+        assert (
+            "Error: Couldn't open INBOX: stat(/home/alice/Maildir/cur) failed: Permission denied "
+            "(euid=1000(alice) egid=1000 missing +x perm: /home/alice/Maildir, dir owned by 0:0 mode=0700)"
+        ) in srv.wait_log("Couldn't open INBOX")
         assert (os.geteuid(), os.getegid()) == (0, 0)
     finally:
         assert srv.stop() == 0

@@ -130,6 +130,10 @@ def test_var_mail_dotlock_names_mail_privileged_group(open_lab: Path) -> None:
     import grp
 
     mail_gid = grp.getgrnam("mail").gr_gid
+    # The names in the message come from the lab's own user database.
+    (open_lab / "etc").mkdir(exist_ok=True)
+    (open_lab / "etc/passwd").write_text(f"nobody:x:{NOBODY}:{NOBODY}::/nonexistent:/usr/sbin/nologin\n")
+    (open_lab / "etc/group").write_text(f"mail:x:{mail_gid}:\nnogroup:x:{NOBODY}:\n")
     spool = open_lab / "var" / "mail"
     spool.mkdir(parents=True)
     os.chmod(open_lab / "var", 0o755)

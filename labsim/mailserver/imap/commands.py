@@ -43,6 +43,22 @@ from labsim.mailserver.storage.base import (
 )
 from labsim.mailserver.storage.names import encode_mutf7
 
+# Bytes of FETCH responses gathered before one write to the client.
+FETCH_BATCH_BYTES = 1 << 16
+
+FlagState = tuple[frozenset[str], bool]
+_FLAG_STATES: dict[FlagState, FlagState] = {}
+
+
+def flag_state(flags: set[str], recent: bool) -> FlagState:
+    """(flags, recent) as a session remembers them for each message: one shared
+    tuple per distinct combination instead of two new objects per message."""
+    key = (frozenset(flags), recent)
+    if len(_FLAG_STATES) >= 4096:
+        return key
+    return _FLAG_STATES.setdefault(key, key)
+
+
 Send = Callable[[bytes], Awaitable[None]]
 ReadLine = Callable[[], Awaitable[bytes]]
 
@@ -199,7 +215,7 @@ class MailCommands:
             return Reply("NO", f"[CANNOT] {exc}")
         self.box = box
         msgs = box.messages
-        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in msgs}
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in msgs}
         self.keywords = sorted({f for m in msgs for f in m.flags if not f.startswith("\\")})
         await self._announce_flags(box)
         await self.line(f"* {len(msgs)} EXISTS")
@@ -398,7 +414,7 @@ class MailCommands:
             self.stats.expunged += len(seqs)
             for seq in seqs:
                 await self.line(f"* {seq} EXPUNGE")
-        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return Reply("OK", "Expunge completed")
 
     def _select_msgs(self, set_text: str, uid: bool) -> list[tuple[int, MessageInfo]]:
@@ -406,10 +422,16 @@ class MailCommands:
         if uid:
             star = msgs[-1].uid if msgs else 0
             ranges = parse_sequence_set(set_text, star)
+            if len(ranges) == 1:  # the common `1:*`: no per-message scan of the ranges
+                lo, hi = ranges[0]
+                return [(seq, m) for seq, m in enumerate(msgs, 1) if lo <= m.uid <= hi]
             return [(seq, m) for seq, m in enumerate(msgs, 1) if in_set(m.uid, ranges)]
         ranges = parse_sequence_set(set_text, len(msgs))
         if any(hi > len(msgs) or lo < 1 for lo, hi in ranges):
             raise ParseError("Invalid messageset")
+        if len(ranges) == 1:
+            lo, hi = ranges[0]
+            return list(enumerate(msgs[lo - 1 : hi], lo))
         return [(seq, m) for seq, m in enumerate(msgs, 1) if in_set(seq, ranges)]
 
     async def fetch(self, cmd: Command) -> Reply:
@@ -423,18 +445,47 @@ class MailCommands:
         if uid and "UID" not in request.items:
             request.implicit_uid = True
         box = self._box()
+        # Responses go out in batches: one write per message costs a system call
+        # each, which dominates FETCH 1:* of flags and sizes on a big mailbox.
+        needs_body, sets_seen = request.needs_body, request.sets_seen
+        out: list[bytes] = []
+        pending = 0
         for seq, msg in self._select_msgs(args[0].text, uid):
-            await self._fetch_one(box, seq, msg, request)
+            try:
+                chunk = self._fetch_line(box, seq, msg, request, needs_body, sets_seen)
+            except Exception:
+                if out:
+                    await self.send(b"".join(out))
+                raise
+            out.append(chunk)
+            pending += len(chunk)
+            if pending >= FETCH_BATCH_BYTES:
+                await self.send(b"".join(out))
+                out, pending = [], 0
+        if out:
+            await self.send(b"".join(out))
         return Reply("OK", "Fetch completed", sync=uid)
 
     async def _fetch_one(self, box: Mailbox, seq: int, msg: MessageInfo, req: F.FetchRequest) -> None:
+        await self.send(self._fetch_line(box, seq, msg, req, req.needs_body, req.sets_seen))
+
+    def _fetch_line(
+        self,
+        box: Mailbox,
+        seq: int,
+        msg: MessageInfo,
+        req: F.FetchRequest,
+        needs_body: bool,
+        sets_seen: bool,
+    ) -> bytes:
+        """One `* N FETCH (...)` response line (with its literals)."""
         data = b""
-        if req.needs_body:
+        if needs_body:
             data = box.read(msg)
-        set_seen = req.sets_seen and not box.readonly and "\\Seen" not in msg.flags
+        set_seen = sets_seen and not box.readonly and "\\Seen" not in msg.flags
         if set_seen:
             box.set_flags(msg, set(msg.flags) | {"\\Seen"})
-            self.known_flags[msg.uid] = (frozenset(msg.flags), msg.recent)
+            self.known_flags[msg.uid] = flag_state(msg.flags, msg.recent)
         parts: list[bytes] = []
         items = list(req.items)
         # Implicit items come first (UID for UID FETCH, FLAGS when \Seen was just set),
@@ -482,7 +533,7 @@ class MailCommands:
             else:
                 self.stats.body_count += 1
                 self.stats.body_bytes += len(chunk)
-        await self.send(b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n")
+        return b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n"
 
     async def store(self, cmd: Command) -> Reply:
         args = cmd.args()
@@ -525,7 +576,7 @@ class MailCommands:
             if "\\Deleted" in new and "\\Deleted" not in current:
                 self.stats.deleted += 1
             box.set_flags(msg, set(new))
-            self.known_flags[msg.uid] = (frozenset(msg.flags), msg.recent)
+            self.known_flags[msg.uid] = flag_state(msg.flags, msg.recent)
             if not silent:
                 uid_part = f"UID {msg.uid} " if uid else ""
                 await self.line(f"* {seq} FETCH ({uid_part}FLAGS {F.flag_list(msg.flags, msg.recent)})")
@@ -603,7 +654,7 @@ class MailCommands:
         for seq in box.expunge(src_uids):
             await self.line(f"* {seq} EXPUNGE")
         self.stats.expunged += len(src_uids)
-        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return Reply("OK", "Move completed")
 
     async def search(self, cmd: Command) -> Reply:
@@ -672,11 +723,11 @@ class MailCommands:
                 seen.add(seq)
                 m = box.messages[seq - 1]
                 known = self.known_flags.get(m.uid)
-                if known is not None and known == (frozenset(m.flags), m.recent):
+                if known is not None and known == flag_state(m.flags, m.recent):
                     continue
                 wrote = True
                 await self.line(f"* {seq} FETCH (FLAGS {F.flag_list(m.flags, m.recent)})")
-        self.known_flags = {m.uid: (frozenset(m.flags), m.recent) for m in box.messages}
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return wrote
 
 

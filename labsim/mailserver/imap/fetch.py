@@ -169,7 +169,21 @@ def internaldate(epoch: float) -> str:
     return time.strftime("%d-%b-%Y %H:%M:%S", tm) + f" {sign}{off // 3600:02d}{off % 3600 // 60:02d}"
 
 
+_FLAG_LISTS: dict[tuple[frozenset[str], bool], str] = {}
+
+
 def flag_list(flags: set[str], recent: bool) -> str:
+    # A mailbox has few distinct flag combinations: FETCH 1:* FLAGS renders each once.
+    key = (frozenset(flags), recent)
+    text = _FLAG_LISTS.get(key)
+    if text is None:
+        text = _flag_list(flags, recent)
+        if len(_FLAG_LISTS) < 4096:
+            _FLAG_LISTS[key] = text
+    return text
+
+
+def _flag_list(flags: set[str], recent: bool) -> str:
     order = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
     out = [f for f in order if f in flags]
     out += sorted(f for f in flags if f not in order and f != "\\Recent")

@@ -7,6 +7,7 @@ box = storage.open("INBOX", readonly=False)
 box.messages                            # [MessageInfo] in sequence order
 box.read(msg)                           # bytes, CRLF line ends, exactly msg.size long
 box.set_flags(msg, {"\\Seen"})
+box.set_flags_many([(msg, {"\\Seen"}), ...])   # one write for many (POP3 QUIT)
 box.expunge([uid, ...])                 # for POP3 DELE at QUIT and IMAP EXPUNGE
 box.sync()                              # pick up changes made by others -> SyncChanges
 box.append(data, {"\\Seen"})            # -> UID; joins box.messages at the next sync()
@@ -55,7 +56,7 @@ class MessageExpunged(StorageError):
     """The message's file is gone: another session expunged it."""
 
 
-@dataclass
+@dataclass(slots=True)  # a session holds one per message: no per-instance dict
 class MessageInfo:
     uid: int
     flags: set[str]  # "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", keywords
@@ -91,6 +92,12 @@ class Mailbox:
 
     def set_flags(self, msg: MessageInfo, flags: set[str]) -> None:
         raise NotImplementedError
+
+    def set_flags_many(self, changes: list[tuple[MessageInfo, set[str]]]) -> None:
+        """set_flags() for several messages at once; storages that rewrite a whole
+        file per change (mbox) do it once for all of them."""
+        for msg, flags in changes:
+            self.set_flags(msg, flags)
 
     def expunge(self, uids: list[int]) -> list[int]:
         """Remove these messages; returns the sequence numbers to report as

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import grp
 import os
-import pwd
 import socket
 import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from labsim.mailserver.auth import unixdb
 from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.storage.base import StorageError, StoragePermissionError
 
@@ -21,17 +20,17 @@ LOCK_STALE_SECS = 120.0  # Dovecot treats a dotlock older than 2 min as stale
 LOCK_WAIT_SECS = 30.0
 
 
-def _idname(num: int, group: bool) -> str:
-    try:
-        name = grp.getgrgid(num).gr_name if group else pwd.getpwuid(num).pw_name
-    except (KeyError, OverflowError):
+def _idname(root: LabRoot, num: int, group: bool) -> str:
+    # Names come from the lab's own /etc/passwd and /etc/group, as the server's users do.
+    entry = unixdb.getgrgid(root, num) if group else unixdb.getpwuid(root, num)
+    if entry is None:
         return str(num)
-    return f"{num}({name})"
+    return f"{num}({entry.name})"
 
 
 def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
     """What stops this process, as Dovecot explains an EACCES."""
-    ids = f"euid={_idname(os.geteuid(), False)} egid={_idname(os.getegid(), True)}"
+    ids = f"euid={_idname(root, os.geteuid(), False)} egid={_idname(root, os.getegid(), True)}"
     # Walk from the top of the lab root down to the parent, looking for the
     # first directory this process cannot search.
     parents = [p for p in reversed(host.parents) if p == root.root or root.root in p.parents]
@@ -53,8 +52,8 @@ def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
     try:
         st = culprit.stat()
         owner = f", dir owned by {st.st_uid}:{st.st_gid} mode=0{stat.S_IMODE(st.st_mode):o}"
-        if why == "missing +w perm" and missing_group(culprit) is not None:
-            owner = f", we're not in group {_idname(st.st_gid, True)}" + owner
+        if why == "missing +w perm" and missing_group(root, culprit) is not None:
+            owner = f", we're not in group {_idname(root, st.st_gid, True)}" + owner
     except OSError:
         owner = ""
     try:
@@ -64,7 +63,7 @@ def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
     return f"{ids} {why}: {shown}{owner}"
 
 
-def missing_group(directory: Path) -> str | None:
+def missing_group(root: LabRoot, directory: Path) -> str | None:
     """The group name when `directory` is group-writable but we are not in its
     group: the /var/mail case Dovecot solves with mail_privileged_group."""
     try:
@@ -73,10 +72,8 @@ def missing_group(directory: Path) -> str | None:
         return None
     if not st.st_mode & stat.S_IWGRP or st.st_gid == os.getegid() or st.st_gid in os.getgroups():
         return None
-    try:
-        return grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        return str(st.st_gid)
+    entry = unixdb.getgrgid(root, st.st_gid)
+    return entry.name if entry is not None else str(st.st_gid)
 
 
 def os_error(root: LabRoot, func: str, host: Path, exc: OSError, *, creating: bool = False) -> StorageError:

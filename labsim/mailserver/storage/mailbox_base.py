@@ -12,12 +12,17 @@ _LONE_LF = re.compile(rb"(?<!\r)\n")
 
 def lf_to_crlf(data: bytes) -> bytes:
     """Messages go out with CRLF line ends whatever the file has."""
-    return _LONE_LF.sub(b"\r\n", data)
+    # Two C-level passes beat a regex with a look-behind by far on big mail, and
+    # give the same bytes: CRLF stays CRLF, a lone LF becomes CRLF, a lone CR stays.
+    if b"\r" not in data:
+        return data.replace(b"\n", b"\r\n")
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def vsize_of(data: bytes) -> int:
     """RFC822.SIZE: the size once every lone LF has become CRLF."""
-    return len(data) + len(_LONE_LF.findall(data))
+    # Every LF not preceded by CR gains one byte; CRLF pairs cannot overlap.
+    return len(data) + data.count(b"\n") - data.count(b"\r\n")
 
 
 def expunge_report(messages: list[MessageInfo], gone: set[int]) -> list[int]:
@@ -38,6 +43,19 @@ class BaseMailbox(Mailbox):
 
     def _apply_scan(self, infos: dict[int, MessageInfo]) -> SyncChanges:
         """Merge a fresh view of the mailbox (uid -> info) into self.messages."""
+        if not self.messages:
+            # The first look (SELECT): everything is new; the general merge below
+            # would give the same, slower.
+            added = [infos[u] for u in sorted(infos)]
+            recent = self._recent
+            if recent:
+                for m in added:
+                    m.recent = m.uid in recent
+            else:
+                for m in added:
+                    m.recent = False
+            self.messages = added
+            return SyncChanges(new_count=len(added))
         gone = {m.uid for m in self.messages if m.uid not in infos}
         changes = SyncChanges(expunged_seqs=expunge_report(self.messages, gone))
         kept = [m for m in self.messages if m.uid not in gone]

@@ -43,7 +43,7 @@ from labsim.mailserver.storage.maildir_files import (
     Uidlist,
     UidRecord,
     new_uidvalidity,
-    size_fields,
+    size_field,
     split_filename,
     unique_name,
 )
@@ -53,6 +53,28 @@ from labsim.mailserver.storage.subscriptions import (
     rename_subscriptions,
     set_subscribed,
 )
+
+# A scan of an unchanged mailbox is reused (per directory and access mode), as
+# Dovecot's sessions share its index instead of reading every file name again.
+SCAN_CACHE_MAILBOXES = 64
+# A scan is only remembered when the mtimes it saw are older than this: their
+# clock ticks coarsely, so two changes close together may leave the same mtime.
+SCAN_SETTLE_SECS = 0.1
+SCAN_SETTLE_COARSE_SECS = 2.5
+
+
+@dataclass
+class _ScanResult:
+    stamp: tuple[object, ...]
+    files: dict[int, _File]  # never changed in place: sessions replace entries
+    rows: list[tuple[int, frozenset[str], int, float, str]]  # uid, flags, size, date, base
+    claimed: frozenset[int]
+    keywords: list[str]
+    uidvalidity: int
+    uidnext: int
+
+
+_SCANS: dict[tuple[str, bool], _ScanResult] = {}
 
 
 @dataclass
@@ -78,6 +100,7 @@ class MaildirMailbox(BaseMailbox):
         self._recent: set[int] = set()
         self._keywords: list[str] = []
         self._closed = False
+        self._scanned_stamp: tuple[object, ...] | None = None
         if not readonly:
             self._clean_tmp()
         self._rescan_into()
@@ -121,6 +144,71 @@ class MaildirMailbox(BaseMailbox):
     def _scan(self) -> tuple[dict[int, MessageInfo], set[int]]:
         """Read new/ and cur/ and the uidlist; assign UIDs to new files and, when
         read-write, move new/ to cur/. Returns (uid -> info, uids recent now)."""
+        cache_key = (str(self.path), self.readonly)
+        before, settled = self._scan_stamp()
+        hit = _SCANS.get(cache_key)
+        if hit is not None and before is not None and hit.stamp == before:
+            self._scanned_stamp = before
+            return self._from_cache(hit)
+        self._scanned_stamp = None
+        infos, claimed = self._scan_files()
+        after, _ = self._scan_stamp()
+        if before is not None and settled and after == before:
+            # Nothing was written (any write changes a stamp) and the mtimes are old
+            # enough that any later change shows as a new mtime: a scan of the same
+            # stamp gives the same answer, so the next one can be skipped.
+            self._scanned_stamp = before
+            _SCANS.pop(cache_key, None)
+            _SCANS[cache_key] = _ScanResult(
+                before,
+                dict(self._files),
+                [(m.uid, frozenset(m.flags), m.size, m.internaldate, m.key) for m in infos.values()],
+                frozenset(claimed),
+                list(self._keywords),
+                self.uidvalidity,
+                self.uidnext,
+            )
+            while len(_SCANS) > SCAN_CACHE_MAILBOXES:
+                _SCANS.pop(next(iter(_SCANS)))
+        return infos, claimed
+
+    def _scan_stamp(self) -> tuple[tuple[object, ...] | None, bool]:
+        """What a scan reads, as (inode, size, mtime) of each directory and state
+        file, and whether all of them are settled: older than the granularity of
+        file times, so that a change from now on must give a different mtime."""
+        out: list[object] = []
+        now_ns = time.time_ns()
+        base = str(self.path)
+        newest = 0
+        whole_seconds = True
+        for name in ("cur", "new", UIDLIST, KEYWORDS, RECENT_STATE):
+            try:
+                st = os.stat(f"{base}/{name}")
+            except FileNotFoundError:
+                out.append(None)
+                continue
+            except OSError:
+                return None, False
+            newest = max(newest, st.st_mtime_ns)
+            whole_seconds = whole_seconds and st.st_mtime_ns % 1_000_000_000 == 0
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        # Nanosecond times move with the kernel's tick (a few ms); a file system
+        # that keeps whole seconds (or rounds to two) needs far longer.
+        settle = SCAN_SETTLE_COARSE_SECS if whole_seconds else SCAN_SETTLE_SECS
+        return tuple(out), newest <= now_ns - settle * 1e9
+
+    def _from_cache(self, hit: _ScanResult) -> tuple[dict[int, MessageInfo], set[int]]:
+        self._keywords = list(hit.keywords)
+        self.uidvalidity = hit.uidvalidity
+        self.uidnext = hit.uidnext
+        self._files = dict(hit.files)
+        infos = {
+            uid: MessageInfo(uid=uid, flags=set(flags), size=size, internaldate=date, key=key)
+            for uid, flags, size, date, key in hit.rows
+        }
+        return infos, set(hit.claimed)
+
+    def _scan_files(self) -> tuple[dict[int, MessageInfo], set[int]]:
         claimed: set[int] = set()
         uidlist_path = self.path / UIDLIST
         with self._uidlist_lock(uidlist_path):
@@ -150,7 +238,7 @@ class MaildirMailbox(BaseMailbox):
                 changed = True
             for f in files.values():
                 rec = ul.records[f.base]
-                if "W" not in rec.ext and "W" not in size_fields(f.base):
+                if "W" not in rec.ext and size_field(f.base, "W") is None:
                     vsize = self._compute_vsize(f)
                     if vsize is not None:
                         rec.ext["W"] = str(vsize)
@@ -194,21 +282,25 @@ class MaildirMailbox(BaseMailbox):
         self.uidnext = ul.nextuid
         infos: dict[int, MessageInfo] = {}
         self._files = {}
+        base_dir = str(self.path)
+        flag_sets: dict[str, set[str]] = {}
         for f in files.values():
             rec = ul.records[f.base]
-            sizes = size_fields(f.base)
-            size = sizes.get("W")
+            size = size_field(f.base, "W")
             if size is None and "W" in rec.ext and rec.ext["W"].isdigit():
                 size = int(rec.ext["W"])
             if size is None:
                 size = self._compute_vsize(f) or 0
             try:
-                mtime = (self.path / f.subdir / f.fname).stat().st_mtime
+                mtime = os.stat(f"{base_dir}/{f.subdir}/{f.fname}").st_mtime
             except OSError:
                 mtime = time.time()
+            flags = flag_sets.get(f.info)
+            if flags is None:
+                flags = flag_sets[f.info] = self._flags_from_info(f.info)
             infos[rec.uid] = MessageInfo(
                 uid=rec.uid,
-                flags=self._flags_from_info(f.info),
+                flags=set(flags),
                 size=size,
                 internaldate=mtime,
                 key=f.base,
@@ -328,6 +420,10 @@ class MaildirMailbox(BaseMailbox):
     # -- interface -----------------------------------------------------------------
 
     def _rescan_into(self) -> SyncChanges:
+        if self._scanned_stamp is not None and self._scan_stamp()[0] == self._scanned_stamp:
+            # Nothing on disk changed since our last scan (our own changes change
+            # the stamp too): a scan would find exactly what we have.
+            return SyncChanges()
         infos, claimed = self._scan()
         self._recent |= claimed
         return self._apply_scan(infos)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -49,13 +50,60 @@ def split_filename(fname: str) -> tuple[str, str]:
 
 
 def size_fields(base: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in _SIZE_FIELD.finditer(base)}
+    return dict(_size_fields(base))
 
 
-@dataclass
+@functools.lru_cache(maxsize=1 << 16)
+def _size_fields(base: str) -> tuple[tuple[str, int], ...]:
+    return tuple((m.group(1), int(m.group(2))) for m in _SIZE_FIELD.finditer(base))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def size_field(base: str, key: str) -> int | None:
+    """size_fields(base).get(key), remembered: a scan asks it for every file."""
+    found = None
+    for k, v in _size_fields(base):
+        if k == key:
+            found = v
+    return found
+
+
+@dataclass(slots=True)
 class UidRecord:
     uid: int
     ext: dict[str, str] = field(default_factory=dict)
+
+
+# A v3 record line of the usual shape: `<uid>[ <key><value>...] :<base name>`, the
+# extension fields printable ASCII without ':' (so the first " :" ends them).
+_V3_RECORD_RE = re.compile(rb"(?m)^(\d{1,10})((?: [!-9;-~]+)*) :([^\n]*)\n")
+
+
+def _parse_v3_records(data: bytes, records: dict[str, UidRecord]) -> bool:
+    """Fill `records` from the lines after the header in one regex pass, when every
+    line has the usual shape (what we and Dovecot write); False leaves the general,
+    line-by-line parser to it."""
+    start = data.find(b"\n") + 1
+    if start <= 0 or not data.endswith(b"\n"):
+        return False
+    found = _V3_RECORD_RE.findall(data, start)
+    # Each match is one whole line, so as many matches as lines means all matched.
+    if len(found) != data.count(b"\n", start):
+        return False
+    try:
+        data[start:].decode("utf-8")  # else the general parser's replacement characters
+    except UnicodeDecodeError:
+        return False
+    for uid, exts, base in found:
+        if not exts:
+            ext = {}
+        elif exts.count(b" ") == 1:
+            token = exts[1:].decode()
+            ext = {token[0]: token[1:]}
+        else:
+            ext = {f[0]: f[1:] for f in exts.decode().split()}
+        records[base.decode("utf-8")] = UidRecord(int(uid), ext)
+    return True
 
 
 @dataclass
@@ -80,6 +128,8 @@ class Uidlist:
                         ul.nextuid = int(tok[1:])
                     elif tok[:1] == "G":
                         ul.guid = tok[1:]
+                if _parse_v3_records(data, ul.records):
+                    lines = []  # every record line had the usual shape: done
                 for line in lines[1:]:
                     if not line.strip():
                         continue

@@ -107,6 +107,13 @@ def _fcntl_lock(root: LabRoot, path: Path, fd: int, wait: float) -> None:
             raise os_error(root, "fcntl", path, exc) from exc
 
 
+# Parsed mbox files by path, with the (inode, size, mtime) they were read at: every
+# session on an unchanged file shares one parse, as Dovecot's sessions share its
+# index. Our own writes replace the file (new inode); delivery appends (new size).
+PARSED_CACHE_FILES = 16
+_PARSED: dict[Path, tuple[tuple[int, int, int], list[MboxMessage]]] = {}
+
+
 class MboxMailbox(BaseMailbox):
     def __init__(self, storage: MboxStorage, name: str, path: Path, readonly: bool) -> None:
         super().__init__()
@@ -138,16 +145,15 @@ class MboxMailbox(BaseMailbox):
         if mutate is None and self._stamp is not None and self._stamp == self._file_stamp():
             return SyncChanges()  # untouched since we last read it (writes replace the inode)
         if self.readonly:
-            data = self._read()
-            msgs = parse_mbox(data, self.root.lab_path(self.path))
+            msgs = self._load(shared=True)
             pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
             uv, un, _ = assign_uids(msgs, pseudo)
             claimed: set[int] = set()
             recent = {m.uid for m in msgs if not m.old}
         else:
             with self._locked():
-                data = self._read()
-                msgs = parse_mbox(data, self.root.lab_path(self.path))
+                shared = mutate is None
+                msgs = self._load(shared)
                 pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
                 uv, un, dirty = assign_uids(msgs, pseudo)
                 self.uidnext = un
@@ -157,9 +163,12 @@ class MboxMailbox(BaseMailbox):
                 recent = {m.uid for m in msgs if not m.old and not m.keep_recent}
                 claimed = recent
                 if dirty or claimed:
+                    if shared:  # writing marks messages: not on the ones other sessions share
+                        msgs = [m.copy() for m in msgs]
+                        pseudo = pseudo.copy() if pseudo is not None else None
                     written = self._write(msgs, uv, un, pseudo)
                     # What clients see from now on is what is in the file.
-                    msgs = parse_mbox(written, self.root.lab_path(self.path))
+                    msgs = self._remember(self._file_stamp(), written, shared=True)
                     pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
                     uv, un, _ = assign_uids(msgs, pseudo)
         self._recent |= claimed if not self.readonly else recent
@@ -171,15 +180,39 @@ class MboxMailbox(BaseMailbox):
         infos: dict[int, MessageInfo] = {}
         fallback = self._mtime()
         for m in msgs:
-            body = m.client_bytes()
             infos[m.uid] = MessageInfo(
                 uid=m.uid,
                 flags=set(m.flags),
-                size=len(body),
-                internaldate=m.internaldate() or fallback,
+                size=m.client_size(),
+                internaldate=m.from_date() or fallback,
                 key=str(m.uid),
             )
         return self._apply_scan(infos)
+
+    def _load(self, shared: bool) -> list[MboxMessage]:
+        """The file's messages (the X-IMAP holder included), parsed once per version
+        of the file for all sessions. `shared`: the very objects other sessions see,
+        which only assign_uids() may touch (it sets the same values for the same
+        file); otherwise copies the caller may change."""
+        stamp = self._file_stamp()
+        hit = _PARSED.get(self.path)
+        if stamp is not None and hit is not None and hit[0] == stamp:
+            return list(hit[1]) if shared else [m.copy() for m in hit[1]]
+        return self._remember(stamp, self._read(), shared)
+
+    def _remember(self, stamp: tuple[int, int, int] | None, data: bytes, shared: bool) -> list[MboxMessage]:
+        msgs = parse_mbox(data, self.root.lab_path(self.path))
+        for m in msgs:
+            m.client_size()
+            m.from_date()
+        # Cached only when the file did not change while we read it.
+        if stamp is not None and stamp == self._file_stamp() and len(data) == stamp[1]:
+            _PARSED.pop(self.path, None)
+            _PARSED[self.path] = (stamp, msgs)
+            while len(_PARSED) > PARSED_CACHE_FILES:
+                _PARSED.pop(next(iter(_PARSED)))
+            return list(msgs) if shared else [m.copy() for m in msgs]
+        return msgs
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -188,7 +221,9 @@ class MboxMailbox(BaseMailbox):
                 stack.enter_context(mbox_lock(self.root, self.path))
             except StoragePermissionError as exc:
                 # The classic /var/mail trap: Dovecot names the setting that fixes it.
-                group = missing_group(self.path.parent) if "we're not in group" in str(exc) else None
+                group = (
+                    missing_group(self.root, self.path.parent) if "we're not in group" in str(exc) else None
+                )
                 hint = f" (set mail_privileged_group={group})" if group else ""
                 raise StoragePermissionError(f"Mailbox {self.name}: {exc}{hint}") from exc
             yield
@@ -257,6 +292,37 @@ class MboxMailbox(BaseMailbox):
 
         self._refresh(mutate, apply=False)
         msg.flags = set(wanted)
+
+    def set_flags_many(self, changes: list[tuple[MessageInfo, set[str]]]) -> None:
+        if not changes:
+            return
+        if self.readonly:
+            raise StorageError("Mailbox is read-only")
+        wanted = [(msg, {f for f in flags if f != "\\Recent"}) for msg, flags in changes]
+        applied: list[tuple[MessageInfo, set[str]]] = []
+        missing: list[int] = []
+
+        def mutate(msgs: list[MboxMessage]) -> bool:
+            # As one set_flags() after another: those before a vanished message
+            # are saved, then the vanished one is reported.
+            by_uid = {m.uid: m for m in msgs}
+            dirty = False
+            for msg, flags in wanted:
+                m = by_uid.get(msg.uid)
+                if m is None:
+                    missing.append(msg.uid)
+                    break
+                applied.append((msg, flags))
+                if m.flags != flags:
+                    m.flags = set(flags)
+                    m.dirty = dirty = True
+            return dirty
+
+        self._refresh(mutate, apply=False)
+        for msg, flags in applied:
+            msg.flags = set(flags)
+        if missing:
+            raise MessageExpunged(f"Message UID {missing[0]} was expunged")
 
     def expunge(self, uids: list[int]) -> list[int]:
         if self.readonly:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from labsim.mailserver.storage.base import StorageError
-from labsim.mailserver.storage.mailbox_base import lf_to_crlf
+from labsim.mailserver.storage.mailbox_base import lf_to_crlf, vsize_of
 from labsim.mailserver.storage.maildir_files import new_uidvalidity
 
 HIDDEN_HEADERS = frozenset(
@@ -41,6 +41,10 @@ class MboxMessage:
     dirty: bool = False
     pseudo: bool = False  # Dovecot's "DON'T DELETE THIS MESSAGE" holder of X-IMAP
     keep_recent: bool = False  # just appended: \Recent belongs to whoever sees it first
+    # Worked out once (the message's bytes never change; a rewrite parses anew).
+    vsize: int | None = field(default=None, compare=False, repr=False)
+    date: float | None = field(default=None, compare=False, repr=False)
+    date_known: bool = field(default=False, compare=False, repr=False)
 
     def header(self, name: bytes) -> bytes | None:
         for n, f in self.headers:
@@ -48,9 +52,32 @@ class MboxMessage:
                 return f.split(b":", 1)[1].strip()
         return None
 
-    def client_bytes(self) -> bytes:
+    def copy(self) -> MboxMessage:
+        """A copy a session may change (flags, UID, dirty) without touching others';
+        the bytes are shared."""
+        c = MboxMessage.__new__(MboxMessage)
+        c.__dict__.update(self.__dict__)
+        c.flags = set(self.flags)
+        return c
+
+    def _shown(self) -> bytes:
         shown = b"".join(f for n, f in self.headers if n not in HIDDEN_HEADERS)
-        return lf_to_crlf(shown + (b"\n" if self.has_blank else b"") + self.body)
+        return shown + (b"\n" if self.has_blank else b"") + self.body
+
+    def client_bytes(self) -> bytes:
+        return lf_to_crlf(self._shown())
+
+    def client_size(self) -> int:
+        """len(client_bytes()), remembered."""
+        if self.vsize is None:
+            self.vsize = vsize_of(self._shown())
+        return self.vsize
+
+    def from_date(self) -> float | None:
+        """internaldate(), remembered."""
+        if not self.date_known:
+            self.date, self.date_known = self.internaldate(), True
+        return self.date
 
     def internaldate(self) -> float | None:
         """The From_ line's date; without a zone it is taken as UTC, as Dovecot shows it."""
@@ -80,15 +107,17 @@ class MboxMessage:
         return float(stamp)
 
 
+# One header field: its first line (any line: bytes.splitlines' CR, LF and CRLF
+# ends), then the continuation lines that start with a space or a tab.
+_FIELD = re.compile(rb"([^\r\n]*(?:\r\n|[\r\n])|[^\r\n]+\Z)(?:[ \t][^\r\n]*(?:\r\n|[\r\n]|\Z))*")
+
+
 def _split_headers(block: bytes) -> list[tuple[bytes, bytes]]:
     fields: list[tuple[bytes, bytes]] = []
-    for line in block.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and fields:
-            name, text = fields[-1]
-            fields[-1] = (name, text + line)
-        else:
-            name = line.split(b":", 1)[0].strip().lower() if b":" in line else b""
-            fields.append((name, line))
+    for m in _FIELD.finditer(block):
+        first = m.group(1)
+        name = first.split(b":", 1)[0].strip().lower() if b":" in first else b""
+        fields.append((name, m.group(0)))
     return fields
 
 
@@ -105,6 +134,8 @@ def parse_message(raw: bytes) -> MboxMessage:
         else:
             block, body, has_blank = rest[: end + 1], rest[end + 2 :], True
     msg = MboxMessage(raw, from_line, _split_headers(block), body, has_blank)
+    if not any(n in STATE_HEADERS for n, _ in msg.headers):
+        return msg  # nothing of Dovecot's state: no flags, no UID yet
     status = msg.header(b"status") or b""
     xstatus = msg.header(b"x-status") or b""
     if b"R" in status:
@@ -134,16 +165,23 @@ def parse_message(raw: bytes) -> MboxMessage:
     return msg
 
 
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,12})[ \t]*$")
+
+
 def _content_length_end(data: bytes, start: int, end_hint: int) -> int | None:
     """Where the message ends if its Content-Length header is trustworthy."""
     head_end = data.find(b"\n\n", start, end_hint)
     if head_end < 0:
         return None
-    m = re.search(rb"(?im)^content-length:[ \t]*(\d{1,12})[ \t]*$", data[start:head_end])
+    m = _CONTENT_LENGTH.search(data, start, head_end)
     if not m:
         return None
     stop = head_end + 2 + int(m.group(1))
-    if stop == len(data) or data[stop:] == b"\n" or data.startswith(b"\nFrom ", stop):
+    if (
+        stop == len(data)
+        or (stop == len(data) - 1 and data.endswith(b"\n"))
+        or data.startswith(b"\nFrom ", stop)
+    ):
         return stop
     return None
 

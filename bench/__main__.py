@@ -1,0 +1,5 @@
+import sys
+
+from bench.mailbench import main
+
+sys.exit(main())
