@@ -160,14 +160,15 @@ def test_sigint_stops_cleanly(
     assert not (root / "run/dovecot/master.pid").exists()
 
 
-def test_courier_personality_not_yet(
+def test_courier_personality_refuses_a_lab_without_courier_files(
     tmp_path: Path, lab_certs: LabCerts, server_factory: type[ServerProcess]
 ) -> None:
     root = tmp_path / "root"
-    make_lab(root, lab_certs)
+    make_lab(root, lab_certs)  # Dovecot's files only
     srv = server_factory(root, free_port_base(), ("--personality", "courier"))
-    assert srv.proc.wait(20) == 2
-    assert srv.stderr == "labsim-mailserver: the courier personality is not yet supported\n"
+    assert srv.proc.wait(20) == 1
+    assert "/etc/courier/imapd does not exist" in srv.stderr
+    assert "no Courier daemon is configured to start" in srv.stderr
 
 
 def test_wildcard_listen_stays_on_loopback_in_the_sandbox(

@@ -1,0 +1,308 @@
+"""A courier-authlib model: the modules of `authmodulelist`, tried in order.
+
+authdaemond asks each module in turn. A module that does not know the user,
+or whose password check fails, passes the request on to the next one; the
+first module that accepts answers with the account's details (the `authinfo`
+that authtest prints). authpam runs the PAM stack of the service
+(`imap`, `pop3`, or `login` for authtest) with the lab's PAM engine;
+authshadow and authpwd check crypt(3) hashes in /etc/shadow and /etc/passwd;
+authuserdb reads the databases makeuserdb compiles from /etc/courier/userdb.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from labsim.mailserver.auth import pam
+from labsim.mailserver.auth.crypt import crypt
+from labsim.mailserver.auth.unixdb import getpwnam, getspnam, read_passwd
+from labsim.mailserver.labroot import LabRoot
+
+USERDB = "/etc/courier/userdb"
+USERDB_DAT = "/etc/courier/userdb.dat"
+USERDBSHADOW_DAT = "/etc/courier/userdbshadow.dat"
+KNOWN_MODULES = ("authpam", "authshadow", "authpwd", "authuserdb")
+# Modules real authlib ships that the lab has no backend for (a learner may name them).
+UNAVAILABLE_MODULES = ("authldap", "authmysql", "authpgsql", "authsqlite", "authcustom", "authpipe")
+
+LogFn = Callable[[str], None]
+
+
+@dataclass
+class AuthInfo:
+    """What a module answers for an account: the fields authtest prints."""
+
+    address: str
+    module: str
+    home: str
+    gid: int
+    sysusername: str | None = None
+    uid: int | None = None  # set when there is no system user name (authuserdb)
+    maildir: str | None = None
+    quota: str | None = None
+    passwd: str | None = None
+    clearpasswd: str | None = None
+    options: str | None = None
+    fullname: str = ""
+
+    def resolved_uid(self, root: LabRoot) -> int:
+        if self.uid is not None:
+            return self.uid
+        pw = getpwnam(root, self.sysusername or self.address)
+        return pw.uid if pw is not None else -1
+
+
+def check_password(password: str, stored: str) -> bool:
+    """courier-authlib's checks: crypt(3) strings, {MD5}, {SHA}, {SHA256} and {MD5RAW}."""
+    if not stored or stored[0] in "!*":
+        return False
+    pw = password.encode("utf-8")
+    upper = stored.upper()
+    digests: dict[str, Callable[[bytes], bytes]] = {
+        "{MD5}": lambda b: hashlib.md5(b).digest(),
+        "{SHA}": lambda b: hashlib.sha1(b).digest(),
+        "{SHA256}": lambda b: hashlib.sha256(b).digest(),
+    }
+    for prefix, fn in digests.items():
+        if upper.startswith(prefix):
+            want = base64.b64encode(fn(pw)).decode("ascii")
+            return hmac.compare_digest(want, stored[len(prefix) :])
+    if upper.startswith("{MD5RAW}"):
+        return hmac.compare_digest(hashlib.md5(pw).hexdigest(), stored[8:].lower())
+    got = crypt(pw, stored)
+    return got is not None and hmac.compare_digest(got, stored)
+
+
+# --- userdb --------------------------------------------------------------------------
+
+PASSWORD_FIELD_SUFFIX = "pw"
+
+
+def parse_userdb_fields(text: str) -> dict[str, str]:
+    """`uid=1000|gid=1000|home=/home/a` -> fields; a name without `=` has an empty value."""
+    out: dict[str, str] = {}
+    for item in text.split("|"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def is_password_field(name: str) -> bool:
+    return name.endswith(PASSWORD_FIELD_SUFFIX)
+
+
+def load_userdb_dat(root: LabRoot) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """(userdb.dat, userdbshadow.dat) as makeuserdb wrote them; empty when absent or unreadable."""
+
+    def one(path: str) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(root.path(path).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.items() if isinstance(v, dict)
+        }
+
+    return one(USERDB_DAT), one(USERDBSHADOW_DAT)
+
+
+# --- the modules -----------------------------------------------------------------------
+
+
+class Authlib:
+    def __init__(self, root: LabRoot, modules: list[str], log: LogFn | None = None, debug: int = 0) -> None:
+        self.root = root
+        self.modules = modules
+        self.debug = debug
+        self._log = log or (lambda msg: None)
+
+    def log(self, message: str) -> None:
+        self._log(message)
+
+    def dprint(self, message: str) -> None:
+        if self.debug:
+            self.log(message)
+
+    def problems(self) -> list[str]:
+        """Lines authdaemond logs at start about authmodulelist."""
+        out = []
+        if not self.modules:
+            out.append("authdaemond: no authentication modules are configured (authmodulelist is empty)")
+        for m in self.modules:
+            if m not in KNOWN_MODULES:
+                out.append(f"authdaemond: unable to load module {m}: not installed in this lab")
+        return out
+
+    # -- pre-authentication (authtest without a password, authenumerate) ------------
+
+    def _pre_system(self, module: str, user: str) -> AuthInfo | None:
+        pw = getpwnam(self.root, user)
+        if pw is None:
+            self.dprint(f"authdaemond: {module}: username '{user}' not found in password file")
+            return None
+        stored = pw.passwd
+        if module != "authpwd":
+            sp = getspnam(self.root, user)
+            if sp is not None:
+                stored = sp.hash
+        return AuthInfo(
+            address=user,
+            module=module,
+            home=pw.home,
+            gid=pw.gid,
+            sysusername=user,
+            passwd=stored,
+            fullname=pw.gecos,
+        )
+
+    def _pre_userdb(self, user: str, service: str, needpass: bool) -> AuthInfo | None:
+        users, shadow = load_userdb_dat(self.root)
+        self.dprint(f"authdaemond: userdb: looking up '{user}'")
+        fields = users.get(user)
+        if fields is None:
+            return None
+        uid_text, gid_text = fields.get("uid", ""), fields.get("gid", "")
+        if not uid_text.isdigit() or not gid_text.isdigit():
+            self.log(f"authdaemond: userdb: invalid uid/gid for {user}")
+            return None
+        passwd = None
+        if needpass:
+            pws = shadow.get(user, {})
+            passwd = pws.get(f"{service}pw") or pws.get("systempw")
+        return AuthInfo(
+            address=user,
+            module="authuserdb",
+            home=fields.get("home", ""),
+            gid=int(gid_text),
+            uid=int(uid_text),
+            maildir=fields.get("mail") or None,
+            quota=fields.get("quota") or None,
+            passwd=passwd,
+            options=fields.get("options") or None,
+            fullname=fields.get("gecos", ""),
+        )
+
+    def _pre(self, module: str, user: str, service: str, needpass: bool) -> AuthInfo | None:
+        if module in ("authpam", "authshadow", "authpwd"):
+            return self._pre_system(module, user)
+        if module == "authuserdb":
+            return self._pre_userdb(user, service, needpass)
+        return None
+
+    def lookup(self, service: str, user: str) -> AuthInfo | None:
+        """The first module that knows `user` (authtest with no password)."""
+        for module in self.modules:
+            info = self._pre(module, user, service, needpass=False)
+            if info is not None:
+                return info
+        return None
+
+    # -- authentication --------------------------------------------------------------
+
+    def _try(self, module: str, service: str, user: str, password: str, rhost: str) -> AuthInfo | None:
+        info = self._pre(module, user, service, needpass=module == "authuserdb")
+        if info is None:
+            return None
+        if module == "authpam":
+            outcome = pam.authenticate(
+                self.root,
+                service,
+                user,
+                password,
+                rhost,
+                log=lambda level, msg: self.log(f"authdaemond: {msg}"),
+            )
+            if not outcome.ok:
+                self.dprint(f"authdaemond: authpam: {outcome.call} failed: {outcome.message}")
+                return None
+        else:
+            if info.passwd is None:
+                self.dprint(f"authdaemond: {module}: no password available for '{user}'")
+                return None
+            if not check_password(password, info.passwd):
+                self.dprint(f"authdaemond: {module}: password mismatch for '{user}'")
+                return None
+        info.clearpasswd = password
+        return info
+
+    def authenticate(self, service: str, user: str, password: str, rhost: str = "") -> AuthInfo | None:
+        """The first module that accepts `user` with `password`, or None."""
+        self.dprint(f"authdaemond: received auth request, service={service}, authtype=login")
+        for module in self.modules:
+            if module not in KNOWN_MODULES:
+                continue
+            self.dprint(f"authdaemond: {module}: trying this module")
+            info = self._try(module, service, user, password, rhost)
+            if info is not None:
+                self.dprint(f"authdaemond: {module}: sysusername={user}, ACCEPTED")
+                return info
+            self.dprint(f"authdaemond: {module}: REJECT - try next module")
+        self.dprint("authdaemond: FAIL, all modules rejected")
+        return None
+
+    def enumerate(self) -> list[tuple[str, int, int, str, str]]:
+        """(name, uid, gid, home, maildir) for every account the modules can list (authenumerate)."""
+        out: list[tuple[str, int, int, str, str]] = []
+        seen: set[str] = set()
+        for module in self.modules:
+            if module in ("authpam", "authshadow", "authpwd"):
+                for pw in read_passwd(self.root):
+                    if pw.name not in seen:
+                        seen.add(pw.name)
+                        out.append((pw.name, pw.uid, pw.gid, pw.home, ""))
+            elif module == "authuserdb":
+                users, _ = load_userdb_dat(self.root)
+                for name, f in sorted(users.items()):
+                    if name not in seen and f.get("uid", "").isdigit() and f.get("gid", "").isdigit():
+                        seen.add(name)
+                        out.append((name, int(f["uid"]), int(f["gid"]), f.get("home", ""), f.get("mail", "")))
+        return out
+
+
+def from_config(root: LabRoot, log: LogFn | None = None) -> Authlib:
+    """An Authlib for the lab's /etc/courier/authdaemonrc (Debian's default when it is missing
+    would be authpam; a missing file means authdaemond does not start: no modules)."""
+    from labsim.mailserver.config.courier import CourierConfigError, MissingConfig, load_authdaemonrc
+
+    try:
+        conf = load_authdaemonrc(root)
+    except MissingConfig:
+        return Authlib(root, [], log)
+    except CourierConfigError as exc:
+        if log is not None:
+            log(f"authdaemond: {exc}")
+        return Authlib(root, [], log)
+    return Authlib(root, conf.modules, log, conf.debug_login)
+
+
+def format_authtest(info: AuthInfo) -> str:
+    """authtest's report of a successful lookup or login."""
+
+    def ptr(v: str | None) -> str:
+        return v if v else "(none)"
+
+    if info.sysusername:
+        who = f" (system username: {info.sysusername})"
+    elif info.uid is not None:
+        who = f" (uid {info.uid}, gid {info.gid})"
+    else:
+        who = " (*** UID/GID initialization error***)"
+    return (
+        "Authentication succeeded.\n\n"
+        f"     Authenticated: {ptr(info.address)} {who}\n"
+        f"    Home Directory: {ptr(info.home)}\n"
+        f"           Maildir: {ptr(info.maildir)}\n"
+        f"             Quota: {ptr(info.quota)}\n"
+        f"Encrypted Password: {ptr(info.passwd)}\n"
+        f"Cleartext Password: {ptr(info.clearpasswd)}\n"
+        f"           Options: {ptr(info.options)}\n"
+    )

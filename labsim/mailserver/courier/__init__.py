@@ -1,0 +1,1 @@
+"""The Courier personality: courier-imap, courier-pop, authlib, aliases and local delivery."""

@@ -1,0 +1,290 @@
+"""Courier's POP3 face on the shared POP3 session: greeting, CAPA, USER/PASS replies, log lines."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+from labsim.mailserver.auth.model import AuthResult
+from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext
+from labsim.mailserver.courier.daemon import CourierContext, courier_ip
+from labsim.mailserver.pop3 import (
+    MAIL_MAX_LINE,
+    POST_LOGIN_IDLE,
+    STORAGE_ERRORS,
+    Pop3Session,
+    _Disconnect,
+    _Mail,
+    dot_stuff,
+    top_of,
+)
+from labsim.mailserver.storage.base import MessageInfo
+
+GREETING = "Hello there."
+
+
+class CourierPop3Session(Pop3Session):
+    def __init__(self, ctx: ServerContext, conn: ClientConn, courier: CourierContext) -> None:
+        super().__init__(ctx, conn)
+        self.courier = courier
+
+    @property
+    def program(self) -> str:
+        return "pop3d-ssl" if self.courier.daemon.ssl else "pop3d"
+
+    def auth_list(self) -> list[str]:
+        d = self.courier.daemon
+        return (d.capability_tls if self.conn.tls else d.capability).split()
+
+    def sasl_mechanisms(self) -> list[str]:
+        if not self.plaintext_ok():
+            return []
+        return [m.upper() for m in self.auth_list() if m.upper() in ("PLAIN", "LOGIN")]
+
+    def apop_enabled(self) -> bool:
+        return False
+
+    def plaintext_ok(self) -> bool:
+        return self.conn.tls or not self.courier.daemon.tls_required
+
+    def starttls_offered(self) -> bool:
+        d = self.courier.daemon
+        return not d.ssl and d.starttls and not self.conn.tls and self.ctx.tls_context is not None
+
+    async def cmd_capa(self, args: str) -> None:
+        lines = ["+OK Here's what I can do:"]
+        if self.starttls_offered():
+            lines.append("STLS")
+        lines += ["TOP", "USER", "LOGIN-DELAY 10", "PIPELINING", "UIDL", "UTF8 USER"]
+        mechs = self.sasl_mechanisms()
+        if mechs:
+            lines.append("SASL " + " ".join(mechs))
+        lines += ["IMPLEMENTATION Courier Mail Server", "."]
+        await self.send("\r\n".join(lines))
+
+    async def refuse_plaintext(self) -> bool:
+        if self.plaintext_ok():
+            return False
+        self.plaintext_refused = True
+        await self.send("-ERR TLS required to log in.")
+        return True
+
+    async def cmd_user(self, args: str) -> None:
+        if await self.refuse_plaintext():
+            return
+        self.user = args
+        self.last_user = args
+        await self.send("+OK Password required.")
+
+    async def cmd_stls(self, args: str) -> None:
+        if not self.starttls_offered() or self.ctx.tls_context is None:
+            await self.send("-ERR Invalid command.")
+            return
+        await self.send("+OK Begin SSL/TLS negotiation now.")
+        try:
+            await self.conn.start_tls(self.ctx.tls_context)
+        except ClientGone as exc:
+            raise _Disconnect(f"couriertls: accept: {exc or 'handshake failed'}") from exc
+        self.user = None  # RFC 2595: what was said before TLS is forgotten
+
+    async def cmd_quit_login(self, args: str) -> None:
+        await self.send("+OK Bye-bye.")
+        raise _Disconnect(self.login_disconnect_reason("Aborted login by logging out"))
+
+    async def auth_finished(self, result: AuthResult, mech: str) -> None:
+        ip = courier_ip(self.conn.rip)
+        if not result.ok or result.userinfo is None:
+            self.ctx.log.info(self.program, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}]")
+            await self.send("-ERR Login failed.")
+            return
+        user = result.user or self.last_user
+        self.last_user = user
+        self.ctx.log.info(
+            self.program, f"LOGIN, user={user}, ip=[{ip}], port=[{self.conn.rport}], protocol=POP3"
+        )
+        try:
+            storage = self.ctx.open_storage(result.userinfo)
+            box = storage.open("INBOX", readonly=False)
+        except STORAGE_ERRORS as exc:
+            self.ctx.log.error(self.program, f"{user}: cannot open the Maildir: {self.describe(exc)}")
+            await self.send("-ERR Maildir: No such file or directory")
+            raise _Disconnect(f"Couldn't open INBOX: {self.describe(exc)}") from exc
+        messages = list(box.messages)
+        mail = _Mail(user, result.userinfo, box, messages)
+        mail.stats.messages = len(messages)
+        mail.stats.size = sum(m.size for m in messages)
+        self.mail = mail
+        await self.send("+OK logged in.")
+
+    # --- after login: the shared commands, with Courier's QUIT and LOGOUT log line
+
+    async def mail_phase(self, mail: _Mail) -> None:
+        key = (mail.user, self.conn.rip)
+        sessions = self.ctx.userip_sessions
+        sessions[key] = sessions.get(key, 0) + 1
+        reason = "LOGOUT"
+        try:
+            ended = await self.mail_loop(mail, self.program)
+            reason = "LOGOUT" if ended == "Logged out" else "DISCONNECTED"
+        except ClientGone:
+            reason = "DISCONNECTED"
+        finally:
+            sessions[key] = sessions.get(key, 1) - 1
+            if sessions[key] <= 0:
+                sessions.pop(key, None)
+            try:
+                mail.box.close()
+            except STORAGE_ERRORS as exc:
+                self.ctx.log.error(self.program, self.describe(exc))
+        s = mail.stats
+        self.ctx.log.info(
+            self.program,
+            f"{reason}, user={mail.user}, ip=[{courier_ip(self.conn.rip)}], port=[{self.conn.rport}], "
+            f"top={s.top_bytes}, retr={s.retr_bytes}, time={int(time.monotonic() - self.started)}",
+        )
+
+    async def mail_loop(self, mail: _Mail, prefix: str) -> str:
+        idle = min(self.ctx.idle_timeout, POST_LOGIN_IDLE)
+        while True:
+            try:
+                name, args = await self.read_command(MAIL_MAX_LINE, idle)
+            except TimeoutError:
+                return "Inactivity"  # pop3d just exits after 5 minutes (INFO: TIMEOUT)
+            except LineTooLong:
+                await self.send("-ERR Invalid command.")
+                continue
+            if name == "QUIT":
+                return await self.cmd_quit(mail, prefix)
+            handler = {
+                "CAPA": self.cmd_capa_mail,
+                "DELE": self.cmd_dele,
+                "LIST": self.cmd_list,
+                "NOOP": self.cmd_noop,
+                "RETR": self.cmd_retr,
+                "RSET": self.cmd_rset,
+                "STAT": self.cmd_stat,
+                "TOP": self.cmd_top,
+                "UIDL": self.cmd_uidl,
+            }.get(name)
+            if handler is None:
+                await self.send("-ERR Invalid command.")
+                continue
+            await handler(mail, args)
+
+    async def msgnum(self, mail: _Mail, args: str, last: bool) -> tuple[int, str] | None:
+        """pop3d reads the number as atoi() does; any bad number gets the same answer."""
+        words = args.split()
+        m = re.match(r"[0-9]+", words[0]) if words else None
+        num = int(m.group(0)) if m else 0
+        if num == 0 or num > len(mail.messages) or num - 1 in mail.deleted:
+            await self.send("-ERR Invalid message number.")
+            return None
+        return num - 1, " ".join(words[1:])
+
+    async def cmd_capa_mail(self, mail: _Mail, args: str) -> None:
+        await self.cmd_capa(args)
+
+    async def cmd_noop(self, mail: _Mail, args: str) -> None:
+        await self.send("+OK NOOP.")
+
+    async def cmd_rset(self, mail: _Mail, args: str) -> None:
+        mail.deleted.clear()
+        await self.send("+OK Resurrected.")
+
+    async def cmd_dele(self, mail: _Mail, args: str) -> None:
+        found = await self.msgnum(mail, args, last=True)
+        if found is not None:
+            mail.deleted.add(found[0])
+            await self.send("+OK Deleted.")
+
+    async def cmd_list(self, mail: _Mail, args: str) -> None:
+        if args.split():
+            found = await self.msgnum(mail, args, last=True)
+            if found is not None:
+                await self.send(f"+OK {found[0] + 1} {mail.messages[found[0]].size}")
+            return
+        lines = ["+OK POP3 clients that break here, they violate STD53."]
+        lines += [f"{i + 1} {m.size}" for i, m in self.live(mail)] + ["."]
+        await self.send("\r\n".join(lines))
+
+    def uidl_of(self, mail: _Mail, msg: MessageInfo) -> str:
+        # Courier's version 2 UIDL: the message's IMAP UID and the folder's UIDVALIDITY.
+        return f"UID{msg.uid}-{mail.box.uidvalidity}"
+
+    async def cmd_uidl(self, mail: _Mail, args: str) -> None:
+        try:
+            if args.split():
+                found = await self.msgnum(mail, args, last=True)
+                if found is not None:
+                    await self.send(f"+OK {found[0] + 1} {self.uidl_of(mail, mail.messages[found[0]])}")
+                return
+            lines = ["+OK"] + [f"{i + 1} {self.uidl_of(mail, m)}" for i, m in self.live(mail)] + ["."]
+        except STORAGE_ERRORS as exc:
+            await self.storage_failed(mail, exc)
+            return
+        await self.send("\r\n".join(lines))
+
+    async def _read_message(self, mail: _Mail, idx: int) -> bytes | None:
+        try:
+            return mail.box.read(mail.messages[idx])
+        except STORAGE_ERRORS as exc:
+            self.ctx.log.error(self.program, f"{mail.user}: {self.describe(exc)}")
+            await self.send("-ERR Can't open the message file - it's gone!")
+            return None
+
+    async def cmd_retr(self, mail: _Mail, args: str) -> None:
+        found = await self.msgnum(mail, args, last=True)
+        if found is None:
+            return
+        idx = found[0]
+        data = await self._read_message(mail, idx)
+        if data is None:
+            return
+        body = dot_stuff(data)
+        await self.conn.send(f"+OK {mail.messages[idx].size} octets follow.\r\n".encode() + body + b".\r\n")
+        mail.stats.retr_count += 1
+        mail.stats.retr_bytes += len(body)
+        mail.seen.add(idx)
+
+    async def cmd_top(self, mail: _Mail, args: str) -> None:
+        found = await self.msgnum(mail, args, last=False)
+        if found is None:
+            return
+        idx, rest = found
+        if not rest:
+            await self.send("-ERR Invalid command.")
+            return
+        m = re.match(r"[0-9]+", rest)
+        lines = int(m.group(0)) if m else 0
+        data = await self._read_message(mail, idx)
+        if data is None:
+            return
+        body = dot_stuff(top_of(data, lines))
+        await self.conn.send(b"+OK headers follow.\r\n" + body + b".\r\n")
+        mail.stats.top_count += 1
+        mail.stats.top_bytes += len(body)
+
+    async def cmd_quit(self, mail: _Mail, prefix: str) -> str:
+        deleted_uids = [mail.messages[i].uid for i in sorted(mail.deleted)]
+        try:
+            seen = [mail.messages[idx] for idx in sorted(mail.seen - mail.deleted)]
+            mail.box.set_flags_many([(m, set(m.flags) | {"\\Seen"}) for m in seen if "\\Seen" not in m.flags])
+            if deleted_uids:
+                mail.box.expunge(deleted_uids)
+        except STORAGE_ERRORS as exc:
+            self.ctx.log.error(self.program, self.describe(exc))
+            await self.send("-ERR Cannot update the Maildir.")
+            return "Storage error during logout."
+        mail.stats.deleted = len(deleted_uids)
+        await self.send("+OK Bye-bye.")
+        return "Logged out"
+
+
+async def serve_courier_pop3(ctx: ServerContext, conn: ClientConn, courier: CourierContext) -> None:
+    session = CourierPop3Session(ctx, conn, courier)
+    try:
+        await session.run()
+    except Exception as exc:  # never a traceback to the client
+        with contextlib.suppress(Exception):
+            ctx.log.error("pop3d", f"Internal error: {exc!r}")
