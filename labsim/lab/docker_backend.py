@@ -21,6 +21,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+from labsim.lab import docker_context
 from labsim.lab.model import MAIL_LOG, ExecResult, Lab, LabError, LabSpec, LabStatus
 from labsim.lab.setup import apply_spec, lookup_group, lookup_user
 
@@ -32,39 +33,46 @@ HOSTNAME = "mail"
 SUGGEST_LOCAL = "use the local backend instead"
 
 
-def _context_host() -> str | None:
-    """The engine of the current `docker context`, when it is not the default one."""
-    try:
-        from docker.context import ContextAPI
-
-        ctx = ContextAPI.get_current_context()
-    except Exception:
-        return None
-    if ctx is None or ctx.name == "default":
-        return None
-    host: str | None = ctx.Host
-    return host
-
-
 def connect(timeout: int = 30) -> Any:
-    """A client that answers, or a LabError in one sentence."""
+    """A client that answers, or a LabError in one sentence.
+
+    The engine is chosen as the docker CLI chooses it (docker_context.py): DOCKER_HOST, then
+    DOCKER_CONTEXT, then the current context, else the local socket."""
     try:
         import docker
     except ImportError as exc:  # pragma: no cover - docker is a dependency
         raise LabError(f"the docker Python package is missing; {SUGGEST_LOCAL}") from exc
-    env_host = os.environ.get("DOCKER_HOST")
-    context_host = None if env_host else _context_host()
-    where = env_host or context_host or "the local socket"
+    endpoint = docker_context.resolve()
+    where = endpoint.where if endpoint else os.environ.get("DOCKER_HOST") or "the local socket"
     try:
-        if context_host:
-            client = docker.DockerClient(base_url=context_host, timeout=timeout)
+        if endpoint is not None:
+            tls = endpoint.tls_config() or False
+            client = docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=timeout)
         else:
             client = docker.from_env(timeout=timeout)
         client.ping()
     except Exception as exc:
-        reason = str(exc).split("\n")[0][:200]
-        raise LabError(f"no Docker engine answers at {where} ({reason}); {SUGGEST_LOCAL}") from exc
+        raise LabError(
+            f"no Docker engine answers at {where} ({_engine_reason(exc)}); {SUGGEST_LOCAL}"
+        ) from exc
     return client
+
+
+def _engine_reason(exc: BaseException) -> str:
+    """The system's own words for why the engine did not answer (a missing socket, a refusal), when
+    the SDK wraps them in layers of exceptions; else the first line of its message."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+    return str(exc).split("\n")[0][:200]
 
 
 def require_image(client: Any, image: str = IMAGE) -> None:
@@ -251,15 +259,17 @@ class DockerLab(Lab):
         self.state.pop("container_id", None)
 
     def status(self) -> LabStatus:
+        self.client  # noqa: B018 - an engine that does not answer is an error, not a missing lab
         try:
             c = self.container()
         except LabError as exc:
             return LabStatus(self.lab_id, "docker", "missing", detail=str(exc))
         if c.status != "running":
             return LabStatus(self.lab_id, "docker", "stopped", detail=f"container {c.status}")
-        pid_text = self.exec(["cat", "/run/dovecot/master.pid"]).output.strip()
-        active = self.exec(["systemctl", "is-active", "dovecot"]).output.strip() == "active"
-        pid = int(pid_text) if pid_text.isdigit() else None
+        show = ["systemctl", "show", "-p", "ActiveState,MainPID", "--value", self.main_service]
+        values = self.exec(show).output.split()
+        active = values[:1] == ["active"]
+        pid = int(values[1]) if len(values) > 1 and values[1].isdigit() and values[1] != "0" else None
         return LabStatus(
             self.lab_id, "docker", "running", active, pid, 0, self.state.get("backend_reason", "")
         )

@@ -15,8 +15,8 @@ from labsim.lab.model import (
 )
 from labsim.scenario.model import FileSetup, Scenario
 
-# Services the lab's service shim can run, per personality (courier's are not served yet).
-SERVICES = {"dovecot": ["dovecot"], "courier": []}
+# Services Lab.start() starts, per personality: what Debian starts after installing the packages.
+SERVICES = {"dovecot": ["dovecot"], "courier": ["courier-authdaemon", "courier-imap", "courier-pop"]}
 
 
 def _file(scenario: Scenario, f: FileSetup) -> FileSpec:

@@ -43,6 +43,16 @@ TOOLS = {
     "doveconf": "labsim.mailserver.tools.doveconf:main",
     "doveadm": "labsim.mailserver.tools.doveadm:main",
     "labsim-mailserver": "labsim.mailserver.cli:main",
+    # Courier's tools (the wrappers fail with Python's own message where a tool is missing).
+    "authtest": "labsim.mailserver.tools.authtest:main",
+    "authenumerate": "labsim.mailserver.tools.authenumerate:main",
+    "makealiases": "labsim.mailserver.tools.makealiases:main",
+    "makeuserdb": "labsim.mailserver.tools.makeuserdb:main",
+    "userdbpw": "labsim.mailserver.tools.userdbpw:main",
+    "userdb": "labsim.mailserver.tools.userdb:main",
+    "mkimapdcert": "labsim.mailserver.tools.mkcourierdcert:main_imap",
+    "mkpop3dcert": "labsim.mailserver.tools.mkcourierdcert:main_pop3",
+    "sendmail": "labsim.mailserver.tools.sendmail:main",
 }
 
 
@@ -205,16 +215,20 @@ class LocalLab(Lab):
             shutil.rmtree(self.root)
 
     def server_pid(self) -> int | None:
-        return Unit(self.labroot).pid()
+        try:
+            return Unit(self.labroot, self.main_service).pid()
+        except KeyError:  # a service the shim does not know: nothing of ours runs it
+            return None
 
     def status(self) -> LabStatus:
         if not self.root.is_dir():
             return LabStatus(self.lab_id, "local", "missing", detail=f"{self.root} is gone")
         pid = self.server_pid()
+        # A sandbox is only a directory: it is "running" while its services are.
         return LabStatus(
             self.lab_id,
             "local",
-            "running",
+            "running" if pid is not None else "stopped",
             server_running=pid is not None,
             server_pid=pid,
             port_base=self.port_base,

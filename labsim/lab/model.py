@@ -162,6 +162,12 @@ class Lab(abc.ABC):
     def spec(self) -> LabSpec:
         return LabSpec.from_dict(self.state.get("spec", {}))
 
+    @property
+    def main_service(self) -> str:
+        """The service whose server `status()` reports: the first one with a process of its own."""
+        services = [s for s in self.spec.services if s != "courier-authdaemon"]
+        return services[0] if services else "dovecot"
+
     def save_state(self) -> None:
         self.lab_dir.mkdir(parents=True, exist_ok=True)
         self.state["backend"] = self.backend_name

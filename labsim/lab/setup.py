@@ -445,8 +445,18 @@ def pam_defaults(fs: LabFS) -> None:
 
 
 def courier_defaults(fs: LabFS) -> None:
-    """A placeholder /etc/courier with Debian's default values."""
-    _copy_tree(fs, DEFAULTS / "courier", "/etc/courier")
+    """Debian's /etc/courier: the Courier personality's own defaults, else our placeholder."""
+    try:
+        tree = resources.files("labsim.mailserver.courier") / "defaults"
+    except ModuleNotFoundError:
+        tree = DEFAULTS / "courier"
+    if not tree.is_dir():
+        tree = DEFAULTS / "courier"
+    _copy_tree(fs, tree, "/etc/courier")
+    # courier-imap and courier-pop bring the PAM services authpam asks for.
+    for item in sorted((DEFAULTS / "pam.d-courier").iterdir(), key=lambda t: t.name):
+        if fs.read(f"/etc/pam.d/{item.name}") is None:
+            fs.write(f"/etc/pam.d/{item.name}", item.read_bytes())
 
 
 def apply_spec(fs: LabFS, spec: LabSpec) -> None:

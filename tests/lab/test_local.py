@@ -252,3 +252,32 @@ def test_two_local_labs_never_share_a_port_base(labsim_home: Path) -> None:
     finally:
         first.destroy()
         second.destroy()
+
+
+def test_a_courier_lab_starts_its_units_and_reports_its_server(labsim_home: Path) -> None:
+    from labsim.lab.from_scenario import SERVICES
+    from labsim.lab.model import LabSpec, UserSpec
+
+    spec = LabSpec(
+        name="courier",
+        users=[UserSpec("alice", "pw")],
+        dovecot_defaults=False,
+        courier_defaults=True,
+        services=SERVICES["courier"],
+    )
+    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    try:
+        assert lab.main_service == "courier-imap"
+        r = lab.start()
+        assert r.code == 0, r.output
+        status = lab.status()
+        assert (status.state, status.server_running) == ("running", True)
+        with socket.create_connection(("127.0.0.1", status.port_base + 110), timeout=5) as s:
+            assert s.recv(100) == b"+OK Hello there.\r\n"
+        r = lab.exec(["authtest", "alice", "pw"])
+        assert (r.code, r.output.splitlines()[0]) == (0, "Authentication succeeded.")
+        assert lab.exec(["systemctl", "is-active", "courier-authdaemon"]).output == "active\n"
+        lab.stop()
+        assert lab.status().state == "stopped"
+    finally:
+        lab.destroy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from labsim.lab.local import LocalFS, free_port_base
 from labsim.lab.model import LabSpec, UserSpec
 from labsim.lab.setup import apply_spec
+from labsim.mailserver.tools import service as service_mod
 from labsim.mailserver.tools.service import _alive
 
 SERVICE = "import sys; from labsim.mailserver.tools.service import service_main; sys.exit(service_main())"
@@ -139,3 +141,81 @@ def test_a_missing_lab_root_is_a_clear_error(shim: Shim) -> None:
 
 def test_status_all_lists_dovecot(shim: Shim) -> None:
     assert shim.service("--status-all").stdout == " [ - ]  dovecot\n"
+
+
+@pytest.fixture
+def courier_shim(tmp_path: Path) -> Iterator[Shim]:
+    root = tmp_path / "root"
+    spec = LabSpec(users=[UserSpec("alice", "pw")], dovecot_defaults=False, courier_defaults=True)
+    apply_spec(LocalFS(root), spec)
+    s = Shim(root)
+    yield s
+    for name in ("courier-imap", "courier-pop"):
+        s.service(name, "stop")
+
+
+def greeting(shim: Shim, port: int) -> str:
+    base = int(shim.env["LABSIM_PORT_BASE"])
+    with socket.create_connection(("127.0.0.1", base + port), timeout=5) as s:
+        return s.recv(300).decode().rstrip("\r\n")
+
+
+def test_courier_units_start_and_stop_one_by_one(courier_shim: Shim) -> None:
+    shim = courier_shim
+    assert shim.service("--status-all").stdout.split("\n")[:3] == [
+        " [ - ]  courier-authdaemon",
+        " [ - ]  courier-imap",
+        " [ - ]  courier-imap-ssl",
+    ]
+    assert shim.service("dovecot", "start").stderr == "dovecot: unrecognized service\n"
+    assert shim.service("courier-authdaemon", "start").returncode == 0
+    status = shim.systemctl("status", "courier-authdaemon")
+    assert status.stdout.splitlines()[2].startswith("     Active: active (exited) since ")
+    r = shim.service("courier-imap", "start")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert greeting(shim, 143).startswith("* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE")
+    assert greeting(shim, 143).endswith("Courier-IMAP ready. Copyright 1998-2019 Double Precision, Inc.  "
+                                        "See COPYING for distribution information.")  # fmt: skip
+    assert shim.systemctl("is-active", "courier-pop").stdout == "inactive\n"
+    assert shim.service("courier-pop", "start").returncode == 0
+    assert greeting(shim, 110) == "+OK Hello there."
+    pid = int(shim.systemctl("show", "-p", "MainPID", "--value", "courier-imap").stdout)
+    status = shim.service("courier-imap", "status")
+    assert status.stdout.splitlines()[0] == "● courier-imap.service - Courier IMAP server"
+    assert f"   Main PID: {pid} (couriertcpd)" in status.stdout
+    # Stopping IMAP leaves POP3 serving: each daemon is its own process.
+    assert shim.service("courier-imap", "stop").returncode == 0
+    assert not _alive(pid)
+    with pytest.raises(OSError):
+        greeting(shim, 143)
+    assert greeting(shim, 110) == "+OK Hello there."
+    assert shim.systemctl("stop", "courier-pop", "courier-authdaemon").returncode == 0
+    assert shim.systemctl("is-active", "courier-authdaemon").stdout == "inactive\n"
+
+
+def test_a_broken_courier_file_fails_its_unit_with_the_shells_words(courier_shim: Shim) -> None:
+    shim = courier_shim
+    pop3d = shim.root / "etc/courier/pop3d"
+    pop3d.write_text(pop3d.read_text() + 'POP3DSTART="YES\n')
+    r = shim.service("courier-pop", "start")
+    assert r.returncode == 1
+    assert (
+        "Job for courier-pop.service failed because the control process exited with error code." in r.stderr
+    )
+    assert "/etc/courier/pop3d: " in r.stderr and "Unterminated quoted string" in r.stderr
+    status = shim.systemctl("status", "courier-pop")
+    assert status.returncode == 3
+    assert "     Active: failed (Result: exit-code)" in status.stdout
+    assert "ExecStart=/etc/init.d/courier-pop start (code=exited, status=1/n/a)" in status.stdout
+    log = (shim.root / "var/log/mail.log").read_text()
+    assert "systemd[1]: Failed to start courier-pop.service - Courier POP3 server." in log
+
+
+def test_courier_not_available_yet_is_one_clear_sentence(
+    courier_shim: Shim, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(service_mod, "courier_available", lambda: False)
+    monkeypatch.setenv("LABSIM_ROOT", str(courier_shim.root))
+    assert service_mod.service_main(["courier-imap", "start"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "courier-imap: the Courier personality of the lab's mail server is not available yet"

@@ -1,7 +1,8 @@
-"""`service` and `systemctl` for the lab: control the mail server as on a Debian host.
+"""`service` and `systemctl` for the lab: control the mail servers as on a Debian host.
 
     service dovecot start|stop|restart|reload|status
     systemctl start|stop|restart|reload|status|is-active dovecot
+    service courier-imap|courier-imap-ssl|courier-pop|courier-pop-ssl|courier-authdaemon start|...
 
 The lab has no init system, so this shim plays its part: start runs the
 server detached (its own session, output to a journal file under the lab
@@ -9,6 +10,11 @@ root), waits for the pid file or an early exit, and reports a refusal the
 way systemd does, with the server's fatal line added so the learner sees
 why. The lab root comes from LABSIM_ROOT and the port base from
 LABSIM_PORT_BASE.
+
+Each Courier daemon is a unit of its own, as on Debian: its own process
+(`labsim-mailserver --personality courier` serving that one daemon). The
+authentication daemon lives inside each of them, so courier-authdaemon is a
+unit with no process: it records that it was started and reports it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from labsim.mailserver.labroot import LabRoot
@@ -32,19 +39,97 @@ JOURNAL = "/var/log/labsim/dovecot.journal"
 STATE = "/var/lib/labsim/dovecot.service.json"
 START_WAIT = 5.0
 STOP_WAIT = 5.0
-UNITS = {"dovecot": "Dovecot IMAP/POP3 email server"}
 ACTIONS = ("start", "stop", "restart", "reload", "force-reload", "status", "try-restart")
+COURIER_NOT_AVAILABLE = "the Courier personality of the lab's mail server is not available yet"
+
+
+@dataclass(frozen=True)
+class UnitDef:
+    description: str
+    pid_files: tuple[str, ...] = ()
+    docs: tuple[str, ...] = ()
+    exec_start: str = ""
+    comm: str = ""  # the process name `status` shows
+    ident: str = ""  # the syslog tag of the daemon's lines in mail.log
+    courier: str = ""  # the Courier daemon served (imapd, pop3d-ssl, ...)
+    process: bool = True  # False: a unit that only records its state
+
+
+def _courier(daemon: str, description: str, init: str) -> UnitDef:
+    return UnitDef(
+        description,
+        (f"/run/courier/{daemon}.pid", f"/var/run/courier/{daemon}.pid"),
+        ("man:courier(8)",),
+        f"/etc/init.d/{init} start",
+        "couriertcpd",
+        daemon,
+        daemon,
+    )
+
+
+UNIT_DEFS: dict[str, UnitDef] = {
+    "dovecot": UnitDef(
+        "Dovecot IMAP/POP3 email server",
+        PID_FILES,
+        ("man:dovecot(1)", "https://doc.dovecot.org/"),
+        "/usr/sbin/dovecot -F",
+        "dovecot",
+        "dovecot",
+    ),
+    "courier-authdaemon": UnitDef(
+        "Courier authentication services",
+        docs=("man:authlib(7)",),
+        exec_start="/etc/init.d/courier-authdaemon start",
+        ident="authdaemond",
+        process=False,
+    ),
+    "courier-imap": _courier("imapd", "Courier IMAP server", "courier-imap"),
+    "courier-imap-ssl": _courier("imapd-ssl", "Courier IMAP-SSL server", "courier-imap-ssl"),
+    "courier-pop": _courier("pop3d", "Courier POP3 server", "courier-pop"),
+    "courier-pop-ssl": _courier("pop3d-ssl", "Courier POP3-SSL server", "courier-pop-ssl"),
+}
+UNITS = {name: d.description for name, d in UNIT_DEFS.items()}
+
+
+def installed_units(root: LabRoot) -> list[str]:
+    """The units this lab has, as packages would install them: the Courier ones when /etc/courier
+    exists, dovecot when /etc/dovecot does (or when neither does: the shim's first job)."""
+    courier = root.path("/etc/courier").is_dir()
+    dovecot = root.path("/etc/dovecot").is_dir() or not courier
+    return [name for name in UNIT_DEFS if (courier and name != "dovecot") or (dovecot and name == "dovecot")]
+
+
+def courier_available() -> bool:
+    """Whether this lab's mail server can run Courier daemons (the personality is newer than the shim)."""
+    try:
+        from labsim.mailserver.courier import server
+    except ImportError:
+        return False
+    return callable(getattr(server, "run", None))
+
+
+def serve_courier(argv: list[str]) -> int:
+    """The process of one Courier unit: `... --serve-courier DAEMON ROOT PORT_BASE`."""
+    from labsim.mailserver.courier.server import run as run_courier
+
+    daemon, root, base = argv
+    return run_courier(LabRoot(Path(root)), int(base), [daemon])
 
 
 class Unit:
     def __init__(self, root: LabRoot, name: str = "dovecot") -> None:
         self.root = root
         self.name = name
+        self.unit = UNIT_DEFS[name]
         self.port_base = os.environ.get("LABSIM_PORT_BASE", "0") or "0"
+        self.journal = JOURNAL if name == "dovecot" else f"/var/log/labsim/{name}.journal"
+        self.state_file = STATE if name == "dovecot" else f"/var/lib/labsim/{name}.service.json"
 
     # --- what is running ---
     def pid(self) -> int | None:
-        for pid_file in PID_FILES:
+        if not self.unit.process:
+            return None
+        for pid_file in self.unit.pid_files:
             try:
                 pid = int(self.root.path(pid_file).read_text().split()[0])
             except (OSError, ValueError, IndexError):
@@ -59,13 +144,13 @@ class Unit:
 
     def state(self) -> dict[str, object]:
         try:
-            data = json.loads(self.root.path(STATE).read_text())
+            data = json.loads(self.root.path(self.state_file).read_text())
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
             return {}
 
     def _save_state(self, **values: object) -> None:
-        path = self.root.path(STATE)
+        path = self.root.path(self.state_file)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values) + "\n")
@@ -75,21 +160,30 @@ class Unit:
     # --- control ---
     def start(self) -> tuple[bool, str]:
         """(started, fatal text when it refused)."""
+        if not self.unit.process:
+            self._save_state(result="success", since=time.time(), active=True)
+            return True, ""
         if self.pid() is not None:
             return True, ""
-        for pid_file in PID_FILES:
+        if self.unit.courier and not courier_available():
+            return False, f"{self.name}: {COURIER_NOT_AVAILABLE}"
+        for pid_file in self.unit.pid_files:
             self.root.path(pid_file).unlink(missing_ok=True)  # stale: its process is gone
-        journal = self.root.path(JOURNAL)
+        journal = self.root.path(self.journal)
         journal.parent.mkdir(parents=True, exist_ok=True)
         offset = journal.stat().st_size if journal.exists() else 0
-        argv = [sys.executable, "-m", "labsim.mailserver", "--root", str(self.root.root)]
-        if self.port_base != "0":
-            argv += ["--port-base", self.port_base]
+        if self.unit.courier:
+            argv = [sys.executable, "-m", "labsim.mailserver.tools.service", "--serve-courier"]
+            argv += [self.unit.courier, str(self.root.root), self.port_base]
+        else:
+            argv = [sys.executable, "-m", "labsim.mailserver", "--root", str(self.root.root)]
+            if self.port_base != "0":
+                argv += ["--port-base", self.port_base]
         env = dict(os.environ, LABSIM_ROOT=str(self.root.root))
         try:
             out = open(journal, "ab")  # noqa: SIM115 - handed to the child, closed below
         except OSError as exc:
-            return False, f"cannot open {JOURNAL}: {exc.strerror}"
+            return False, f"cannot open {self.journal}: {exc.strerror}"
         with out:
             proc = subprocess.Popen(
                 argv,
@@ -118,6 +212,9 @@ class Unit:
         return True, ""
 
     def stop(self) -> None:
+        if not self.unit.process:
+            self._save_state(result="success", since=time.time(), stopped=True)
+            return
         pid = self.pid()
         if pid is None:
             return
@@ -127,11 +224,13 @@ class Unit:
             time.sleep(0.05)
         if _alive(pid):
             _signal(pid, signal.SIGKILL)
-        for pid_file in PID_FILES:
+        for pid_file in self.unit.pid_files:
             self.root.path(pid_file).unlink(missing_ok=True)
         self._save_state(result="success", since=time.time(), stopped=True)
 
     def reload(self) -> bool:
+        if not self.unit.process:
+            return self.active_state() == "active"
         pid = self.pid()
         if pid is None:
             return False
@@ -140,7 +239,7 @@ class Unit:
 
     def _new_journal(self, offset: int) -> str:
         try:
-            with open(self.root.path(JOURNAL), "rb") as f:
+            with open(self.root.path(self.journal), "rb") as f:
                 f.seek(offset)
                 text = f.read().decode("utf-8", "replace")
         except OSError:
@@ -158,13 +257,13 @@ class Unit:
             tail = ""
         host = _hostname(self.root)
         stamp = timestamp()
-        lines = [f"{stamp} {host} dovecot: {ln}" for ln in fatal.splitlines() if ln and ln not in tail]
+        ident, unit = self.unit.ident, f"{self.name}.service"
+        lines = [f"{stamp} {host} {ident}: {ln}" for ln in fatal.splitlines() if ln and ln not in tail]
         lines.append(
-            f"{stamp} {host} systemd[1]: dovecot.service: "
-            f"Control process exited, code=exited, status={code}/n/a"
+            f"{stamp} {host} systemd[1]: {unit}: Control process exited, code=exited, status={code}/n/a"
         )
-        lines.append(f"{stamp} {host} systemd[1]: dovecot.service: Failed with result 'exit-code'.")
-        lines.append(f"{stamp} {host} systemd[1]: Failed to start dovecot.service - {UNITS[self.name]}.")
+        lines.append(f"{stamp} {host} systemd[1]: {unit}: Failed with result 'exit-code'.")
+        lines.append(f"{stamp} {host} systemd[1]: Failed to start {unit} - {self.unit.description}.")
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "a") as f:
@@ -174,13 +273,15 @@ class Unit:
 
     # --- status ---
     def active_state(self) -> str:
+        state = self.state()
+        if not self.unit.process:
+            return "active" if state.get("active") and not state.get("stopped") else "inactive"
         if self.pid() is not None:
             return "active"
-        state = self.state()
         return "failed" if state.get("result") == "exit-code" and not state.get("stopped") else "inactive"
 
     def status_text(self, lines: int = 10) -> str:
-        desc = UNITS[self.name]
+        desc = self.unit.description
         state = self.state()
         since = state.get("since")
         since_text = ""
@@ -190,7 +291,8 @@ class Unit:
             since_text = f" since {when}; {_ago(ago)} ago"
         active = self.active_state()
         if active == "active":
-            active_line = f"active (running){since_text}"
+            running = "running" if self.unit.process else "exited"
+            active_line = f"active ({running}){since_text}"
         elif active == "failed":
             active_line = f"failed (Result: exit-code){since_text}"
         else:
@@ -200,15 +302,15 @@ class Unit:
             f"{dot} {self.name}.service - {desc}",
             f"     Loaded: loaded (/lib/systemd/system/{self.name}.service; enabled; preset: enabled)",
             f"     Active: {active_line}",
-            "       Docs: man:dovecot(1)",
-            "             https://doc.dovecot.org/",
         ]
+        for i, doc in enumerate(self.unit.docs):
+            out.append(("       Docs: " if i == 0 else "             ") + doc)
         pid = self.pid()
         if pid is not None:
-            out.append(f"   Main PID: {pid} (dovecot)")
+            out.append(f"   Main PID: {pid} ({self.unit.comm})")
         elif active == "failed":
             out.append(
-                f"    Process: {state.get('pid', '?')} ExecStart=/usr/sbin/dovecot -F "
+                f"    Process: {state.get('pid', '?')} ExecStart={self.unit.exec_start} "
                 f"(code=exited, status={state.get('code', '?')}/n/a)"
             )
         tail = self._log_tail(lines)
@@ -219,15 +321,23 @@ class Unit:
 
     def _log_tail(self, n: int) -> list[str]:
         chunks: list[str] = []
-        for lab_path in (SYSLOG_FILE, _configured_log(self.root)):
+        sources = (SYSLOG_FILE, _configured_log(self.root) if self.name == "dovecot" else "")
+        for lab_path in sources:
             if not lab_path:
                 continue
             try:
                 text = self.root.path(lab_path).read_text(errors="replace")
             except OSError:
                 continue
-            chunks.extend(text.splitlines()[-n:])
+            lines = text.splitlines()
+            if lab_path == SYSLOG_FILE and self.name != "dovecot":
+                lines = [ln for ln in lines if self._mine(ln)]
+            chunks.extend(lines[-n:])
         return chunks[-n:]
+
+    def _mine(self, line: str) -> bool:
+        """A mail.log line about this unit: from its daemon, or systemd's about it."""
+        return f" {self.unit.ident}:" in line or f" {self.name}.service" in line
 
 
 def _configured_log(root: LabRoot) -> str:
@@ -355,11 +465,13 @@ def service_main(argv: list[str] | None = None) -> int:
         print("Usage: service < option > | --status-all | [ service_name [ command | --full-restart ] ]")
         return 0 if args else 1
     if args[0] == "--status-all":
-        for name in UNITS:
-            print(f" [ {'+' if Unit(LabRoot.from_env(), name).pid() else '-'} ]  {name}")
+        root = LabRoot.from_env()
+        for name in installed_units(root):
+            active = Unit(root, name).active_state() == "active"
+            print(f" [ {'+' if active else '-'} ]  {name}")
         return 0
     name = _unit_name(args[0])
-    if name not in UNITS:
+    if name not in installed_units(LabRoot.from_env()):
         print(f"{args[0]}: unrecognized service", file=sys.stderr)
         return 1
     if len(args) < 2:
@@ -372,11 +484,35 @@ def service_main(argv: list[str] | None = None) -> int:
     return run(action, name, "service")
 
 
-SYSTEMCTL_ACTIONS = (*ACTIONS, "is-active", "enable", "disable", "is-enabled")
+SYSTEMCTL_ACTIONS = (*ACTIONS, "is-active", "enable", "disable", "is-enabled", "show")
+
+
+def _show(root: LabRoot, names: list[str], props: list[str], value_only: bool) -> int:
+    """`systemctl show -p PROP[,PROP] [--value] UNIT`: the few properties a lab needs."""
+    for name in names:
+        unit = Unit(root, _unit_name(name))
+        known = {
+            "Id": f"{unit.name}.service",
+            "Description": unit.unit.description,
+            "ActiveState": unit.active_state(),
+            "MainPID": str(unit.pid() or 0),
+        }
+        for prop in props or list(known):
+            if prop in known:
+                print(known[prop] if value_only else f"{prop}={known[prop]}")
+    return 0
 
 
 def systemctl_main(argv: list[str] | None = None) -> int:
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    raw_args = sys.argv[1:] if argv is None else argv
+    props: list[str] = []
+    for i, a in enumerate(raw_args):
+        if a in ("-p", "--property") and i + 1 < len(raw_args):
+            props += raw_args[i + 1].split(",")
+        elif a.startswith("--property="):
+            props += a.split("=", 1)[1].split(",")
+    skip = {i + 1 for i, a in enumerate(raw_args) if a in ("-p", "--property")}
+    args = [a for i, a in enumerate(raw_args) if not a.startswith("-") and i not in skip]
     if not args:
         print(
             "systemctl: this lab's systemctl only manages services, e.g. systemctl status dovecot",
@@ -393,7 +529,7 @@ def systemctl_main(argv: list[str] | None = None) -> int:
     code = 0
     for raw in names:
         name = _unit_name(raw)
-        if name not in UNITS:
+        if name not in installed_units(LabRoot.from_env()):
             if action == "status":
                 print(f"Unit {name}.service could not be found.", file=sys.stderr)
                 code = max(code, 4)
@@ -404,11 +540,16 @@ def systemctl_main(argv: list[str] | None = None) -> int:
                 print(f"Failed to {action} {name}.service: Unit {name}.service not found.", file=sys.stderr)
                 code = max(code, 5)
             continue
+        if action == "show":
+            _show(LabRoot.from_env(), [name], props, "--value" in raw_args)
+            continue
         code = max(code, run(action, name, "systemctl"))
     return code
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--serve-courier"] and len(sys.argv) == 5:
+        return serve_courier(sys.argv[2:])
     prog = os.path.basename(sys.argv[0])
     return systemctl_main() if prog == "systemctl" else service_main()
 
