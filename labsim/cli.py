@@ -59,6 +59,20 @@ def _report(args: argparse.Namespace) -> int:
     return run(args.files, args.format)
 
 
+def _tui(args: argparse.Namespace) -> int:
+    # A full-screen app needs a terminal on both ends; a pipe or a file would get escape codes.
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(
+            "labsim: the app needs a terminal on stdin and stdout; "
+            "run `labsim --help` for the commands that work without one.",
+            file=sys.stderr,
+        )
+        return 2
+    from labsim.tui.app import run_tui
+
+    return run_tui(exam_minutes=getattr(args, "minutes", None))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labsim", description="Hands-on labs for LPIC-2 211.3.")
     parser.add_argument("--version", action="version", version=f"labsim {__version__}")
@@ -66,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a ready-made local lab with Dovecot on 127.0.0.1")
     demo.add_argument("--port-base", type=int, default=10000, help="well-known port P listens on N+P")
     demo.set_defaults(func=_demo)
+    from labsim.lab import lab_cmd
+
+    lab_cmd.add_parser(sub)
     prune = sub.add_parser("prune", help="remove every labsim lab container (and nothing else)")
     prune.set_defaults(func=_prune)
     validate = sub.add_parser("validate", help="check scenario files and report every problem with its line")
@@ -78,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="text", metavar="FORMAT", help="text (default), json, junit, gradescope or csv"
     )
     report.set_defaults(func=_report)
+    exam = sub.add_parser("exam", help="a timed run over the scenarios; hints and transcripts after the end")
+    exam.add_argument("--minutes", type=int, default=60, help="time allowed (default 60)")
+    exam.set_defaults(func=_tui)
+    parser.set_defaults(func=_tui)
     return parser
 
 
@@ -87,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 0
+    # `labsim` alone opens the app (the parser's default func); every command keeps its own.
     result: int = args.func(args)
     return result
 

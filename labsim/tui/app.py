@@ -1,0 +1,79 @@
+"""The labsim app: home screen, scenarios, exam; the command palette knows each screen's actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from labsim.scenario.model import Scenario
+from labsim.tui.keymap import APP_BINDINGS, load_keymap
+from labsim.tui.screens.home import HOME_TITLE, HomeScreen
+from labsim.tui.screens.scenario import ScenarioScreen
+from labsim.tui.services import RealServices, SafeServices, Services, running_message
+
+CSS_FILE = Path(__file__).with_name("labsim.tcss")
+
+
+class LabsimApp(App[None]):
+    CSS_PATH = CSS_FILE
+    TITLE = HOME_TITLE
+    BINDINGS = APP_BINDINGS
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        services: Services | None = None,
+        keymap_file: Path | None = None,
+        exam_minutes: int = 60,
+        exam_at_start: bool = False,
+    ) -> None:
+        super().__init__()
+        self.services: Services = SafeServices(services if services is not None else RealServices())
+        self.keymap_file = keymap_file
+        self.exam_minutes = exam_minutes
+        self.exam_at_start = exam_at_start
+
+    def on_mount(self) -> None:
+        keymap, problems = load_keymap(self.keymap_file)
+        if keymap:
+            self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, markup=False, title="Keymap", severity="warning")
+        home = HomeScreen(self.services, exam_at_start=self.exam_at_start)
+        self.push_screen(home)
+
+    def open_scenario(self, scenario: Scenario) -> None:
+        self.push_screen(ScenarioScreen(self.services, scenario))
+
+    def start_exam(self, scenarios: list[Scenario]) -> None:
+        from labsim.tui.screens.exam import ExamScreen, ExamSession
+
+        if not scenarios:
+            self.notify("No scenario to put in an exam: clear the filter first.", markup=False, title="Exam")
+            return
+        self.push_screen(ExamScreen(self.services, ExamSession(scenarios, self.exam_minutes * 60.0)))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        palette = getattr(screen, "palette_commands", None)
+        if callable(palette):
+            for command in palette():
+                yield SystemCommand(command.title, command.help, command.action)
+
+    def running_labs_message(self) -> str:
+        try:
+            return running_message(self.services.running_labs())
+        except Exception as exc:  # the app is closing: say what we can
+            return f"labsim: could not list running labs ({exc})."
+
+
+def run_tui(services: Services | None = None, exam_minutes: int | None = None) -> int:
+    """The app; with exam_minutes, straight into an exam over every listed scenario."""
+    app = LabsimApp(services, exam_minutes=exam_minutes or 60, exam_at_start=exam_minutes is not None)
+    app.run()
+    print(app.running_labs_message())
+    return 0

@@ -1,0 +1,99 @@
+"""A scenario's tasks and their checks, each with its state: not run, running, passed, failed, error."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from labsim.checks.result import CheckResult
+from labsim.scenario.model import Scenario
+
+RUNNING = "running"
+MARKS = {
+    "not run": ("·", "dim"),
+    RUNNING: ("…", "bold yellow"),
+    "passed": ("✔", "bold green"),
+    "failed": ("✘", "bold red"),
+    "error": ("!", "bold magenta"),
+}
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+class CheckList(OptionList):
+    """Option ids are check ids; task headings are disabled options with ids `task:<id>`."""
+
+    def __init__(self, scenario: Scenario, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.scenario = scenario
+        self.results: dict[str, CheckResult] = {}
+        self.running: set[str] = set()
+
+    def on_mount(self) -> None:
+        self.rebuild()
+
+    def state(self, check_id: str) -> str:
+        if check_id in self.running:
+            return RUNNING
+        result = self.results.get(check_id)
+        return "not run" if result is None else result.status
+
+    def _prompt(self, check_id: str, description: str, worth: float) -> Text:
+        mark, style = MARKS[self.state(check_id)]
+        result = self.results.get(check_id)
+        got = _points(result.points if result else 0.0) if result else "-"
+        return Text.assemble(
+            (f"{mark} ", style), (f"{got}/{_points(worth)} ", "dim"), description or check_id
+        )
+
+    def rebuild(self) -> None:
+        keep = self.highlighted
+        options: list[Option | None] = []
+        for n, task in enumerate(self.scenario.tasks, 1):
+            heading = Text(f"{n}. {task.title or task.id}", style="bold")
+            options.append(Option(heading, id=f"task:{task.id}", disabled=True))
+            for check in task.checks:
+                options.append(Option(self._prompt(check.id, check.description, check.points), id=check.id))
+        self.set_options(options)
+        if keep is not None and keep < self.option_count:
+            self.highlighted = keep
+        elif self.option_count > 1:
+            self.highlighted = 1
+
+    def refresh_check(self, check_id: str) -> None:
+        spec = self.scenario.check(check_id)
+        if spec is not None:
+            self.replace_option_prompt(check_id, self._prompt(check_id, spec.description, spec.points))
+
+    def set_running(self, check_id: str | None) -> None:
+        previous = set(self.running)
+        self.running = {check_id} if check_id else set()
+        for cid in previous | self.running:
+            self.refresh_check(cid)
+
+    def set_result(self, result: CheckResult) -> None:
+        self.results[result.check_id] = result
+        self.running.discard(result.check_id)
+        self.refresh_check(result.check_id)
+
+    def clear_results(self) -> None:
+        self.results.clear()
+        self.running.clear()
+        self.rebuild()
+
+    @property
+    def selected_id(self) -> str | None:
+        option = self.highlighted_option
+        if option is None or option.id is None or option.id.startswith("task:"):
+            return None
+        return option.id
+
+    def current_task_id(self) -> str | None:
+        """The first task with a check not yet passed (the last task once all pass)."""
+        for task in self.scenario.tasks:
+            if any(self.state(c.id) != "passed" for c in task.checks):
+                return task.id
+        return self.scenario.tasks[-1].id if self.scenario.tasks else None

@@ -1,0 +1,181 @@
+"""Exam mode: a timed run over a set of scenarios; hints and transcripts wait until the end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from labsim.checks.result import CheckResult
+from labsim.grading.score import Score, score
+from labsim.lab.model import LabError
+from labsim.scenario.model import Scenario
+from labsim.tui.keymap import EXAM_BINDINGS
+from labsim.tui.screens.confirm import ConfirmScreen
+from labsim.tui.services import Services
+
+
+@dataclass
+class ExamSession:
+    scenarios: list[Scenario]
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+    results: dict[str, list[CheckResult]] = field(default_factory=dict)
+    finished: bool = False
+
+    def remaining(self, now: float | None = None) -> float:
+        return max(0.0, self.seconds - ((time.monotonic() if now is None else now) - self.started))
+
+    def scores(self) -> list[tuple[Scenario, Score]]:
+        return [(s, score(s, self.results.get(s.id, []))) for s in self.scenarios]
+
+    def total(self) -> tuple[float, float]:
+        scores = [sc for _, sc in self.scores()]
+        return sum(sc.total for sc in scores), sum(sc.max_points for sc in scores)
+
+
+def clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def exam_row(session: ExamSession, scenario: Scenario) -> Text:
+    results = session.results.get(scenario.id)
+    if session.finished:
+        sc = score(scenario, results or [])
+        state = f"{sc.total:g}/{sc.max_points:g}  {sc.passed_count}/{len(sc.checks)} checks pass"
+        style = "bold green" if sc.all_passed else "yellow"
+    else:
+        state, style = ("checked", "cyan") if results is not None else ("not checked yet", "dim")
+    title = scenario.title if len(scenario.title) <= 44 else scenario.title[:43] + "…"
+    return Text.assemble((f"{title:<45}", "bold"), (state, style))
+
+
+class ExamScreen(Screen[None]):
+    BINDINGS = EXAM_BINDINGS
+
+    def __init__(self, services: Services, session: ExamSession) -> None:
+        super().__init__()
+        self.services = services
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="✉")
+        yield Static("", id="exam-status")
+        yield OptionList(id="exam-list")
+        yield Static("", id="exam-total")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = "Exam"
+        self.refresh_rows()
+        self.tick()
+        self.set_interval(1.0, self.tick)
+        self.query_one(OptionList).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        listing = self.query_one(OptionList)
+        keep = listing.highlighted
+        listing.set_options(Option(exam_row(self.session, s), id=s.id) for s in self.session.scenarios)
+        listing.highlighted = keep if keep is not None else 0
+        if self.session.finished:
+            earned, worth = self.session.total()
+            self.query_one("#exam-total", Static).update(
+                Text.assemble(
+                    ("Exam score: ", "bold"),
+                    (f"{earned:g}/{worth:g}", "bold cyan"),
+                    "  — open a scenario to read its transcripts.",
+                )
+            )
+
+    def tick(self) -> None:
+        status = self.query_one("#exam-status", Static)
+        if self.session.finished:
+            status.update(Text("Exam over: results below; hints and transcripts are open now.", style="bold"))
+            return
+        left = self.session.remaining()
+        status.update(
+            Text.assemble(
+                f"{len(self.session.scenarios)} scenarios, ",
+                (f"{clock(left)} left", "bold yellow" if left > 300 else "bold red"),
+                ". Hints and transcripts are hidden until the end. f finishes.",
+            )
+        )
+        if left <= 0:
+            while self.app.screen is not self and len(self.app.screen_stack) > 1:
+                self.app.pop_screen()
+            self.notify("Time is up.", markup=False, title="Exam")
+            self.finish()
+
+    @on(OptionList.OptionSelected, "#exam-list")
+    def open_selected(self, event: OptionList.OptionSelected) -> None:
+        from labsim.tui.screens.scenario import ScenarioScreen
+
+        scenario = next((s for s in self.session.scenarios if s.id == event.option.id), None)
+        if scenario is not None:
+            self.app.push_screen(ScenarioScreen(self.services, scenario, exam=self.session))
+
+    def action_finish(self) -> None:
+        if self.session.finished:
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Finish the exam", "Hand in now? Every lab you opened is checked one last time.", yes="Finish"
+            ),
+            self._finish_answer,
+        )
+
+    def _finish_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.finish()
+
+    @work(thread=True, exclusive=True, group="exam-finish")
+    def finish(self) -> None:
+        if self.session.finished:
+            return
+        self.session.finished = True
+        for scenario in self.session.scenarios:
+            try:
+                if self.services.lab_info(scenario) is None:
+                    continue
+                results = list(self.services.run_checks(scenario))
+                self.services.record_run(scenario, results)
+            except LabError as exc:
+                self.app.call_from_thread(
+                    self.notify, f"{scenario.id}: {exc}", markup=False, title="Exam", severity="warning"
+                )
+                continue
+            except Exception as exc:
+                self.app.call_from_thread(
+                    self.notify,
+                    f"{scenario.id}: the checks stopped: {exc}",
+                    markup=False,
+                    title="Exam",
+                    severity="error",
+                )
+                continue
+            self.session.results[scenario.id] = results
+        self.app.call_from_thread(self.refresh_rows)
+        self.app.call_from_thread(self.tick)
+
+    def action_leave(self) -> None:
+        if self.session.finished:
+            self.app.pop_screen()
+            return
+        self.app.push_screen(
+            ConfirmScreen("Leave the exam", "Leave without handing in? The exam is not scored.", yes="Leave"),
+            self._leave_answer,
+        )
+
+    def _leave_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.app.pop_screen()

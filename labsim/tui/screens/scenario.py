@@ -1,0 +1,430 @@
+"""A scenario: the brief and current task, the checks and their states, and every action on the lab."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown, OptionList
+
+from labsim.checks.result import CheckResult
+from labsim.lab.model import LabError
+from labsim.scenario.model import Scenario
+from labsim.tui.components.check_detail import CheckDetail
+from labsim.tui.components.check_list import CheckList
+from labsim.tui.components.lab_status import LabStatusLine
+from labsim.tui.keymap import SCENARIO_BINDINGS
+from labsim.tui.palette import PaletteCommand
+from labsim.tui.screens.confirm import ConfirmScreen
+from labsim.tui.screens.mail_log import MailLogScreen
+from labsim.tui.screens.solution import SolutionScreen
+from labsim.tui.screens.transcript import TranscriptScreen
+from labsim.tui.services import ChecksUnavailable, HintShown, LabInfo, Services
+
+if TYPE_CHECKING:
+    from labsim.tui.screens.exam import ExamSession
+
+
+def scenario_markdown(scenario: Scenario, task_id: str | None, hints: dict[str, list[str]]) -> str:
+    parts = [f"# {scenario.title}", "", scenario.brief.strip(), ""]
+    task = scenario.task(task_id) if task_id else None
+    if task is not None:
+        n = scenario.tasks.index(task) + 1
+        parts += [f"## Task {n} of {len(scenario.tasks)}: {task.title or task.id}", "", task.text.strip(), ""]
+        shown = hints.get(task.id, [])
+        if shown:
+            parts += ["### Hints", ""]
+            parts += [f"{i}. {text}" for i, text in enumerate(shown, 1)]
+            parts.append("")
+    return "\n".join(parts)
+
+
+class ScenarioScreen(Screen[None]):
+    BINDINGS = SCENARIO_BINDINGS
+
+    def __init__(self, services: Services, scenario: Scenario, exam: ExamSession | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.scenario = scenario
+        self.exam = exam
+        self.lab: LabInfo | None = None
+        self.checks_running = False
+        self.busy = ""
+        self.hints: dict[str, list[str]] = {}
+        self.opened_at = time.monotonic()
+        self.last_score: str = ""
+
+    # --- layout ---
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="✉")
+        yield LabStatusLine(id="lab-status")
+        with Horizontal(id="scenario-main"):
+            with VerticalScroll(id="brief-scroll"):
+                first = self.scenario.tasks[0].id if self.scenario.tasks else None
+                yield Markdown(scenario_markdown(self.scenario, first, {}), id="brief")
+            with Vertical(id="side"):
+                yield CheckList(self.scenario, id="checks")
+                yield CheckDetail(id="check-detail")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = self.scenario.title
+        self.sub_title = (
+            "exam" if self.exam else f"{self.scenario.difficulty}, ~{self.scenario.estimated_minutes} min"
+        )
+        self.query_one(CheckList).focus()
+        if self.exam is not None and self.scenario.id in self.exam.results:
+            for result in self.exam.results[self.scenario.id]:
+                self.query_one(CheckList).set_result(result)
+        self.refresh_brief()
+        self.start_lab()
+
+    @property
+    def check_list(self) -> CheckList:
+        return self.query_one(CheckList)
+
+    def refresh_brief(self) -> None:
+        task_id = self.check_list.current_task_id()
+        text = scenario_markdown(self.scenario, task_id, self.hints)
+        brief = self.query_one("#brief", Markdown)
+        if brief.source != text:  # rebuilding the Markdown widget is the costly part of a redraw
+            brief.update(text)
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        check_id = self.check_list.selected_id
+        spec = self.scenario.check(check_id) if check_id else None
+        result = self.check_list.results.get(check_id) if check_id else None
+        self.query_one(CheckDetail).show(spec, result, hidden=self.hiding)
+
+    @property
+    def hiding(self) -> bool:
+        """In an exam, hints and transcripts wait for the end."""
+        return self.exam is not None and not self.exam.finished
+
+    @on(OptionList.OptionHighlighted, "#checks")
+    def check_highlighted(self) -> None:
+        self.show_detail()
+
+    @on(OptionList.OptionSelected, "#checks")
+    def check_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_transcript()
+
+    def set_busy(self, busy: str) -> None:
+        self.busy = busy
+        self.query_one(LabStatusLine).set_busy(busy)
+
+    def set_lab(self, info: LabInfo | None) -> None:
+        self.lab = info
+        self.query_one(LabStatusLine).set_info(info)
+
+    def report_error(self, exc: BaseException, title: str) -> None:
+        if isinstance(exc, ChecksUnavailable):
+            self.notify(str(exc), title=title, severity="warning", timeout=10)
+        else:
+            self.notify(str(exc), title=title, severity="error", timeout=10)
+
+    def _ui(self, fn: Callable[..., object], *args: object) -> None:
+        self.app.call_from_thread(fn, *args)
+
+    # --- the lab ---
+    @work(thread=True, exclusive=True, group="lab")
+    def start_lab(self) -> None:
+        self._ui(self.set_busy, "starting the lab…")
+        try:
+            info = self.services.open_lab(self.scenario)
+            taken = self.services.hints_taken(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Lab")
+            self._ui(self.set_busy, "")
+            return
+        self._ui(self.lab_started, info, taken)
+
+    def lab_started(self, info: LabInfo, taken: dict[str, int]) -> None:
+        self.set_busy("")
+        self.set_lab(info)
+        if not self.hiding:
+            for task in self.scenario.tasks:
+                self.hints[task.id] = [h.text for h in task.hints[: taken.get(task.id, 0)]]
+        self.refresh_brief()
+        if info.start_failed:
+            last = info.start_output.splitlines()[-1] if info.start_output else "no output"
+            self.notify(
+                f"The mail server did not start: {last}. Read the mail log (l).",
+                markup=False,
+                title="Lab",
+                severity="warning",
+                timeout=10,
+            )
+
+    @work(thread=True, exclusive=True, group="lab")
+    def refresh_lab(self) -> None:
+        try:
+            info = self.services.lab_info(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Lab")
+            return
+        self._ui(self.set_lab, info)
+
+    def require_lab(self) -> bool:
+        if self.lab is None:
+            self.notify("The lab is not ready yet.", markup=False, title="Lab", severity="warning")
+            return False
+        return True
+
+    # --- actions ---
+    def action_shell(self) -> None:
+        if not self.require_lab():
+            return
+        code: int | None = None
+        try:
+            try:
+                with self.app.suspend():
+                    code = self.services.shell(self.scenario)
+            except SuspendNotSupported:
+                if not self.app.is_headless:
+                    raise
+                code = self.services.shell(self.scenario)  # tests: no terminal to hand over
+        except SuspendNotSupported:
+            self.notify(
+                "This terminal cannot hand itself to a shell.", markup=False, title="Shell", severity="error"
+            )
+        except LabError as exc:
+            self.report_error(exc, "Shell")
+        if code is not None:
+            self.notify(f"Back from the lab shell (exit {code}).", markup=False, title="Shell")
+        self.refresh_lab()
+
+    def action_run_checks(self) -> None:
+        if not self.require_lab():
+            return
+        if self.checks_running:
+            self.notify("The checks are already running.", markup=False, title="Checks")
+            return
+        self.checks_running = True
+        self.check_list.clear_results()
+        self.run_checks()
+
+    @work(thread=True, exclusive=True, group="checks")
+    def run_checks(self) -> None:
+        order = [c.id for c in self.scenario.checks()]
+        results: list[CheckResult] = []
+        self._ui(self.set_busy, f"checking 1/{len(order)}…")
+        self._ui(self.check_list.set_running, order[0] if order else None)
+        try:
+            for result in self.services.run_checks(self.scenario):
+                results.append(result)
+                nxt = order[len(results)] if len(results) < len(order) else None
+                self._ui(self.check_result, result, nxt, len(results), len(order))
+            grade = self.services.record_run(self.scenario, results) if results else None
+        except LabError as exc:  # SafeServices turns a broken checker into one too
+            self._ui(self.report_error, exc, "Checks")
+            grade = None
+        self._ui(
+            self.checks_done,
+            results,
+            grade.score.total if grade else None,
+            grade.score.max_points if grade else None,
+        )
+
+    def check_result(self, result: CheckResult, nxt: str | None, done: int, total: int) -> None:
+        self.check_list.set_result(result)
+        self.check_list.set_running(nxt)
+        if nxt is not None:
+            self.set_busy(f"checking {done + 1}/{total}…")
+        self.show_detail()
+
+    def checks_done(self, results: list[CheckResult], total: float | None, max_points: float | None) -> None:
+        self.checks_running = False
+        self.check_list.set_running(None)
+        self.set_busy("")
+        if self.exam is not None:
+            self.exam.results[self.scenario.id] = results
+        self.refresh_brief()
+        if total is None or max_points is None:
+            return
+        passed = sum(1 for r in results if r.passed)
+        self.last_score = f"{total:g}/{max_points:g}"
+        if self.hiding:
+            self.notify(f"{passed} of {len(results)} checks pass.", markup=False, title="Checks")
+        elif passed == len(self.scenario.checks()):
+            self.notify(f"All checks pass. Score {self.last_score}.", markup=False, title="Checks")
+        else:
+            self.notify(
+                f"{passed} of {len(results)} checks pass. Score {self.last_score}. "
+                "Read a failed check's transcript (t).",
+                markup=False,
+                title="Checks",
+            )
+
+    def action_transcript(self) -> None:
+        if self.hiding:
+            self.notify("Transcripts are shown when the exam ends.", markup=False, title="Exam")
+            return
+        check_id = self.check_list.selected_id
+        result = self.check_list.results.get(check_id) if check_id else None
+        if result is None:
+            self.notify("That check has not run yet: run the checks (c).", markup=False, title="Transcript")
+            return
+        spec = self.scenario.check(result.check_id)
+        self.app.push_screen(TranscriptScreen(result, spec.description if spec else ""))
+
+    def action_hint(self) -> None:
+        if self.hiding:
+            self.notify("Hints are not available during the exam.", markup=False, title="Exam")
+            return
+        if not self.require_lab():
+            return
+        task_id = self.check_list.current_task_id()
+        if task_id is not None:
+            self.take_hint(task_id)
+
+    @work(thread=True, exclusive=True, group="hint")
+    def take_hint(self, task_id: str) -> None:
+        try:
+            shown = self.services.next_hint(self.scenario, task_id)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Hint")
+            return
+        self._ui(self.hint_shown, task_id, shown)
+
+    def hint_shown(self, task_id: str, shown: HintShown | None) -> None:
+        if shown is None:
+            self.notify("No more hints for this task.", markup=False, title="Hint")
+            return
+        listed = self.hints.setdefault(task_id, [])
+        if shown.hint.text not in listed:
+            listed.append(shown.hint.text)
+        self.refresh_brief()
+        cost = f" (costs {shown.cost:g} points)" if shown.cost else ""
+        self.notify(shown.hint.text, title=f"Hint {shown.index + 1} of {shown.total}{cost}", timeout=15)
+
+    def action_mail_log(self) -> None:
+        if self.require_lab():
+            self.app.push_screen(MailLogScreen(self.services, self.scenario))
+
+    def action_reset(self) -> None:
+        if not self.require_lab():
+            return
+        question = (
+            "Reset the lab to its fresh state? Everything done in it is wiped; "
+            "the /etc files you changed are saved in the lab's backups folder."
+        )
+        self.app.push_screen(ConfirmScreen("Reset the lab", question, yes="Reset"), self._reset_answer)
+
+    def _reset_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.reset_lab()
+
+    @work(thread=True, exclusive=True, group="lab")
+    def reset_lab(self) -> None:
+        self._ui(self.set_busy, "resetting the lab…")
+        try:
+            backup = self.services.reset(self.scenario)
+            info = self.services.lab_info(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Reset")
+            self._ui(self.set_busy, "")
+            return
+        saved = f" Your edited /etc files are in {backup}." if backup else ""
+        self._ui(self.after_reset, info, f"The lab is fresh again.{saved}")
+
+    def after_reset(self, info: LabInfo | None, message: str) -> None:
+        self.set_busy("")
+        self.set_lab(info)
+        self.check_list.clear_results()
+        self.refresh_brief()
+        self.notify(message, markup=False, title="Reset", timeout=10)
+
+    def action_reveal(self) -> None:
+        if self.hiding:
+            self.notify("The solution is not available during the exam.", markup=False, title="Exam")
+            return
+        if not self.require_lab():
+            return
+        question = (
+            "Show the reference solution? This is recorded: this attempt will no longer count "
+            "for your best score."
+        )
+        self.app.push_screen(
+            ConfirmScreen("Reveal the solution", question, yes="Reveal"), self._reveal_answer
+        )
+
+    def _reveal_answer(self, yes: bool | None) -> None:
+        if yes:
+            self.reveal()
+
+    @work(thread=True, exclusive=True, group="reveal")
+    def reveal(self) -> None:
+        try:
+            solution = self.services.reveal_solution(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Solution")
+            return
+        self._ui(self.app.push_screen, SolutionScreen(solution.markdown))
+
+    def action_stop_lab(self) -> None:
+        """x stops a running lab and starts a stopped one."""
+        if not self.require_lab():
+            return
+        if self.lab is not None and not self.lab.running:
+            self.start_lab()
+        else:
+            self.stop_lab()
+
+    @work(thread=True, exclusive=True, group="lab")
+    def stop_lab(self) -> None:
+        self._ui(self.set_busy, "stopping the lab…")
+        try:
+            self.services.stop(self.scenario)
+            info = self.services.lab_info(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Stop")
+            self._ui(self.set_busy, "")
+            return
+        self._ui(self.set_busy, "")
+        self._ui(self.set_lab, info)
+        self._ui(self.lab_stopped)
+
+    def lab_stopped(self) -> None:
+        self.notify("The lab is stopped; x starts it again.", markup=False, title="Lab")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(LabError):
+            self.services.add_time(self.scenario, time.monotonic() - self.opened_at)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand(
+                "Open a shell in the lab", "Suspend labsim and work in the lab (s)", self.action_shell
+            ),
+            PaletteCommand("Run the checks", "Check the lab and score it (c)", self.action_run_checks),
+            PaletteCommand("Show the mail log", "Follow /var/log/mail.log live (l)", self.action_mail_log),
+            PaletteCommand(
+                "Reset the lab", "Back to the fresh lab, after a confirmation (r)", self.action_reset
+            ),
+            PaletteCommand(
+                "Stop or start the lab", "Stop the lab's mail server, or start it (x)", self.action_stop_lab
+            ),
+        ]
+        if not self.hiding:
+            commands += [
+                PaletteCommand(
+                    "Show the transcript", "What the highlighted check saw (t)", self.action_transcript
+                ),
+                PaletteCommand("Show the next hint", "Graduated, and counted (h)", self.action_hint),
+                PaletteCommand(
+                    "Reveal the solution", "After a confirmation; recorded (v)", self.action_reveal
+                ),
+            ]
+        return commands

@@ -1,0 +1,102 @@
+"""What the learner sees, at 80x24 and 120x40 (pytest-textual-snapshot; --snapshot-update to accept)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from labsim.grading.progress import ScenarioProgress
+from labsim.tui.app import LabsimApp
+from labsim.tui.components.check_list import CheckList
+from labsim.tui.components.scenario_list import ScenarioList
+from labsim.tui.services import ScenarioRow
+from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices
+
+SIZES = [(80, 24), (120, 40)]
+Compare = Callable[..., bool]
+
+
+def services() -> FakeServices:
+    fake = FakeServices()
+    fake.rows[0] = ScenarioRow(
+        MAILDIR, ScenarioProgress(MAILDIR.id, attempts=1, best_score=5, max_score=5, completed=True)
+    )
+    fake.rows[1] = ScenarioRow(MBOX, ScenarioProgress(MBOX.id, attempts=2, best_score=2, max_score=5))
+    return fake
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+async def open_maildir_and_check(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    listing = pilot.app.screen.query_one(ScenarioList)
+    listing.highlighted = listing.get_option_index(MAILDIR.id)
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("c")
+    await settle(pilot)
+    checks = pilot.app.screen.query_one(CheckList)
+    checks.highlighted = checks.get_option_index("alice-inbox")
+    await settle(pilot)
+
+
+def app(tmp_path: Path) -> LabsimApp:
+    return LabsimApp(services(), keymap_file=tmp_path / "none.toml")
+
+
+def steps(*fns: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def run(pilot: Pilot[Any]) -> None:
+        for fn in fns:
+            await fn(pilot)
+
+    return run
+
+
+async def press_t(pilot: Pilot[Any]) -> None:
+    await pilot.press("t")
+    await settle(pilot)
+
+
+async def exam_finished(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    await pilot.press("e")
+    await settle(pilot)
+    await pilot.press("enter")  # the first scenario (Point Dovecot at the users' Maildirs)
+    await settle(pilot)
+    await pilot.press("c")
+    await settle(pilot)
+    await pilot.press("escape")
+    await settle(pilot)
+    await pilot.press("f")
+    await settle(pilot)
+    await pilot.press("y")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_screen(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app(tmp_path), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_scenario_with_mixed_results(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app(tmp_path), terminal_size=size, run_before=open_maildir_and_check)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_transcript_modal(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app(tmp_path), terminal_size=size, run_before=steps(open_maildir_and_check, press_t))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_exam_results(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(app(tmp_path), terminal_size=size, run_before=exam_finished)
