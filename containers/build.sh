@@ -11,7 +11,10 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(dirname "$here")
 tag=labsim-lab:latest
-base_tag=labsim-base:bookworm
+# What the lab needs from Debian; the Dockerfile checks the same list. The base
+# image's tag carries a digest of it, so a changed list bootstraps a new base.
+packages="python3 openssl curl procps passwd less nano vim-tiny ca-certificates"
+base_tag=labsim-base:bookworm-$(printf '%s' "$packages" | cksum | cut -d' ' -f1)
 offline=no
 python=${PYTHON:-python3}
 
@@ -42,7 +45,7 @@ if [ -z "$base" ]; then
         command -v mmdebstrap >/dev/null 2>&1 || { say "mmdebstrap is needed for an offline build (apt-get install mmdebstrap)"; exit 1; }
         say "mmdebstrap bookworm -> $base_tag (about a minute)"
         mmdebstrap --variant=minbase --quiet \
-            --include=python3,openssl,curl,procps,passwd,less,nano,ca-certificates \
+            --include="$(echo $packages | tr ' ' ,)" \
             bookworm - | docker import - "$base_tag" >/dev/null
     fi
     base=$base_tag

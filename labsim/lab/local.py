@@ -31,29 +31,14 @@ from typing import Any
 from labsim.lab.model import MAIL_LOG, STATE_FILE, ExecResult, Lab, LabError, LabSpec, LabStatus
 from labsim.lab.setup import apply_spec
 from labsim.mailserver.labroot import LabRoot
+from labsim.mailserver.tools.lab_tools import LAB_TOOLS
 from labsim.mailserver.tools.service import Unit
 
 WELL_KNOWN_PORTS = (110, 143, 993, 995)
 PORT_BASES = range(10000, 60001, 1000)
 
 # Each wrapper runs one lab tool with the Python labsim is installed in.
-TOOLS = {
-    "service": "labsim.mailserver.tools.service:service_main",
-    "systemctl": "labsim.mailserver.tools.service:systemctl_main",
-    "doveconf": "labsim.mailserver.tools.doveconf:main",
-    "doveadm": "labsim.mailserver.tools.doveadm:main",
-    "labsim-mailserver": "labsim.mailserver.cli:main",
-    # Courier's tools (the wrappers fail with Python's own message where a tool is missing).
-    "authtest": "labsim.mailserver.tools.authtest:main",
-    "authenumerate": "labsim.mailserver.tools.authenumerate:main",
-    "makealiases": "labsim.mailserver.tools.makealiases:main",
-    "makeuserdb": "labsim.mailserver.tools.makeuserdb:main",
-    "userdbpw": "labsim.mailserver.tools.userdbpw:main",
-    "userdb": "labsim.mailserver.tools.userdb:main",
-    "mkimapdcert": "labsim.mailserver.tools.mkcourierdcert:main_imap",
-    "mkpop3dcert": "labsim.mailserver.tools.mkcourierdcert:main_pop3",
-    "sendmail": "labsim.mailserver.tools.sendmail:main",
-}
+TOOLS = LAB_TOOLS
 
 
 class LocalFS:

@@ -81,3 +81,17 @@ def test_server_in_the_lab_serves_imap_and_pop3(lab_container: Any) -> None:
     doveconf = run(lab_container, "doveconf -n")
     assert doveconf.startswith("# 2.3.19.1 (9b53102964): /etc/dovecot/dovecot.conf")
     assert "mail_location = maildir:~/Maildir" in doveconf
+
+
+def test_every_lab_command_is_on_the_path(lab_container: Any) -> None:
+    """The image offers the same commands as a local lab's bin/, where Debian puts them."""
+    from labsim.mailserver.tools.lab_tools import LAB_TOOLS, SBIN_TOOLS
+
+    found = run(lab_container, "for c in " + " ".join(LAB_TOOLS) + ' mkcert.sh; do command -v "$c"; done')
+    paths = found.split()
+    for name in LAB_TOOLS:
+        where = "/usr/local/sbin" if name in SBIN_TOOLS else "/usr/local/bin"
+        assert f"{where}/{name}" in paths
+    assert "/usr/local/sbin/mkcert.sh" in paths
+    editors = run(lab_container, 'for e in vi nano; do command -v "$e"; done')
+    assert editors.split() == ["/usr/bin/vi", "/usr/bin/nano"]
