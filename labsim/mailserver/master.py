@@ -63,6 +63,9 @@ def new_session_id() -> str:
     return base64.b64encode(os.urandom(12)).decode()
 
 
+HANDLED_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
 def _signal_code(code: int) -> str:
     return {0: "kill", -1: "sigqueue", -6: "tkill", 0x80: "kernel"}.get(code, f"unknown {code}")
 
@@ -399,8 +402,7 @@ class Master:
 
     def _start_signal_thread(self, loop: asyncio.AbstractEventLoop) -> None:
         """sigwaitinfo() in a thread gives the sender's pid/uid for Dovecot's log line."""
-        wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-        signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        wanted = set(HANDLED_SIGNALS)
 
         def wait() -> None:
             while True:
@@ -447,6 +449,11 @@ class Master:
     async def serve(self, config: dovecot_config.DovecotConfig, handle_signals: bool = True) -> int:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        if handle_signals:
+            # Blocked before any thread exists (getaddrinfo's executor starts one while the
+            # listeners open): threads inherit the mask, so no thread but the signal
+            # thread ever takes SIGINT/SIGTERM, and none turns into a KeyboardInterrupt.
+            signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
         settings = config.settings()
         self.settings = settings
         self.log.configure(settings.log_path, settings.info_log_path, settings.debug_log_path)
