@@ -9,7 +9,9 @@ from textual.widgets.option_list import Option
 from labsim.tui.services import GROUPS, ScenarioRow
 
 STATE_STYLE = {"passed": "bold green", "in progress": "yellow", "not started": "dim"}
-TITLE_WIDTH = 38
+TITLE_WIDTH = 38  # at 80 columns; wider terminals give titles the room
+# difficulty (12+1), minutes (3+6), progress ("in progress 10/10") and the list's borders/scrollbar
+OTHER_COLUMNS = 13 + 9 + 17 + 4
 
 
 def _points(value: float) -> str:
@@ -25,11 +27,16 @@ def progress_text(row: ScenarioRow) -> str:
     return row.state
 
 
-def row_prompt(row: ScenarioRow) -> Text:
+def title_width(rows: list[ScenarioRow], columns: int) -> int:
+    longest = max((len(r.scenario.title) for r in rows), default=TITLE_WIDTH)
+    return max(TITLE_WIDTH, min(longest, columns - OTHER_COLUMNS))
+
+
+def row_prompt(row: ScenarioRow, width: int = TITLE_WIDTH) -> Text:
     s = row.scenario
-    title = s.title if len(s.title) <= TITLE_WIDTH else s.title[: TITLE_WIDTH - 1] + "…"
+    title = s.title if len(s.title) <= width else s.title[: width - 1] + "…"
     return Text.assemble(
-        (f"{title:<{TITLE_WIDTH}} ", "bold"),
+        (f"{title:<{width}} ", "bold"),
         (f"{s.difficulty:<12} ", ""),
         (f"{s.estimated_minutes:>3} min  ", "dim"),
         (progress_text(row), STATE_STYLE.get(row.state, "")),
@@ -65,13 +72,14 @@ class ScenarioList(OptionList):
         shown: list[str] = []  # scenario ids in display order
         visible = self.visible_rows()
         order = {g: i for i, g in enumerate(GROUPS)}
+        width = title_width(self.rows, self.size.width)
         for group in sorted({r.group for r in visible}, key=lambda g: (order.get(g, len(GROUPS)), g)):
             if options:
                 options.append(None)
             options.append(Option(Text(group, style="bold underline"), id=f"group:{group}", disabled=True))
             for row in visible:
                 if row.group == group:
-                    options.append(Option(row_prompt(row), id=row.scenario.id))
+                    options.append(Option(row_prompt(row, width), id=row.scenario.id))
                     shown.append(row.scenario.id)
         if not options:
             empty = "No scenario matches the filter." if self.rows else "No scenarios found."
@@ -82,6 +90,10 @@ class ScenarioList(OptionList):
         elif shown:
             self.highlighted = self.get_option_index(shown[0])
             self.scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        # Titles take the width there is: re-render the rows for the new size.
+        self.refilter(self.query_text)
 
     @property
     def selected_id(self) -> str | None:
