@@ -28,8 +28,9 @@ def labsim_command() -> str:
     return str(script) if script.exists() else f"{sys.executable} -m labsim.cli"
 
 
-def one_run(size: tuple[int, int], home: Path, timeout: float = 30.0) -> float:
-    socket = f"labsim-bench-{os.getpid()}"
+def one_run(size: tuple[int, int], home: Path, run: int, timeout: float = 30.0) -> float:
+    # A socket per run: the previous run's server may still be exiting when the next starts.
+    socket = f"labsim-bench-{os.getpid()}-{run}"
     argv = ["tmux", "-L", socket, "new-session", "-d", "-s", "b", "-x", str(size[0]), "-y", str(size[1])]
     argv += ["-e", f"LABSIM_HOME={home}", "-e", "LABSIM_BACKEND=local", labsim_command()]
     started = time.perf_counter()
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     times = []
     with tempfile.TemporaryDirectory(prefix="labsim-bench-") as tmp:
         for n in range(1, args.runs + 1):
-            seconds = one_run((cols, rows), Path(tmp) / "home")
+            seconds = one_run((cols, rows), Path(tmp) / "home", n)
             times.append(seconds)
             print(f"run {n}: home screen drawn after {seconds * 1000:.0f} ms")
     print(
