@@ -1,4 +1,5 @@
-"""The real `labsim` in tmux on the local backend: open a scenario (its lab starts), check, take a hint."""
+"""The real `labsim` in tmux on the local backend: open a scenario (its lab starts), check, take a hint,
+work in the lab's shell and come back."""
 
 from __future__ import annotations
 
@@ -74,6 +75,17 @@ def test_start_check_hint_in_tmux(tmux: str, tmp_path: Path) -> None:
         send(tmux, "h")
         screen = wait_for(tmux, "Hint 1 of 3")
         assert "Which setting tells Dovecot" in screen  # the first hint of the current task
+        # The real shell launcher: the app suspends, a lab shell runs, the app comes back.
+        time.sleep(0.5)
+        send(tmux, "s")
+        wait_for(tmux, "[lab example-")
+        # Computed by the shell, so the typed command line cannot match it.
+        send(tmux, 'echo "in-$(basename "$(dirname "$LABSIM_ROOT")")-$((6*7))"', "Enter")
+        wait_for(tmux, "in-example-")
+        screen = wait_for(tmux, "-42")
+        assert "in-example-" in screen and "-42" in screen
+        send(tmux, "exit", "Enter")
+        wait_for(tmux, "server running")
         time.sleep(0.5)
         send(tmux, "q")
         screen = wait_for(tmux, "LABSIM-EXIT=0")
