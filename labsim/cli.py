@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -70,19 +71,24 @@ def _tui(args: argparse.Namespace) -> int:
         return 2
     from labsim.tui.app import run_tui
 
+    if getattr(args, "global_backend", None):
+        os.environ["LABSIM_BACKEND"] = args.global_backend  # what the app's session reads
     return run_tui(exam_minutes=getattr(args, "minutes", None))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labsim", description="Hands-on labs for LPIC-2 211.3.")
-    parser.add_argument("--version", action="version", version=f"labsim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+# Command groups, each a module with `add_parser(sub)` that adds its subcommands (and sets `func`).
+# A new group (e.g. labsim.classroom's `labsim class` and `labsim assignment`) adds its module here.
+COMMAND_MODULES: tuple[str, ...] = (
+    "labsim.study.commands",  # the learner's: list, start, shell, check, hint, solve, ..., grade
+    "labsim.lab.lab_cmd",  # labsim lab ...: labs by lab id, the low-level interface
+)
+
+
+def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that live in this module: demo, prune, validate, report, exam."""
     demo = sub.add_parser("demo", help="run a ready-made local lab with Dovecot on 127.0.0.1")
     demo.add_argument("--port-base", type=int, default=10000, help="well-known port P listens on N+P")
     demo.set_defaults(func=_demo)
-    from labsim.lab import lab_cmd
-
-    lab_cmd.add_parser(sub)
     prune = sub.add_parser("prune", help="remove every labsim lab container (and nothing else)")
     prune.set_defaults(func=_prune)
     validate = sub.add_parser("validate", help="check scenario files and report every problem with its line")
@@ -98,6 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
     exam = sub.add_parser("exam", help="a timed run over the scenarios; hints and transcripts after the end")
     exam.add_argument("--minutes", type=int, default=60, help="time allowed (default 60)")
     exam.set_defaults(func=_tui)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from labsim.study.commands import add_backend_option
+
+    parser = argparse.ArgumentParser(
+        prog="labsim",
+        description="Hands-on labs for LPIC-2 211.3. Without a command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"labsim {__version__}")
+    add_backend_option(parser, None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    add_core_commands(sub)
     parser.set_defaults(func=_tui)
     return parser
 

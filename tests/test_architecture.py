@@ -66,10 +66,12 @@ def test_detector_sees_a_third_party_import(tmp_path: Path) -> None:
     assert modules == ["os", "yaml", "textual.app"]
 
 
-# The arrows point one way: tui/cli -> grading -> checks -> lab -> scenario.
+# The arrows point one way: tui/cli -> study -> grading -> checks -> lab -> scenario.
 # labsim.mailserver stands alone and may be used by anything below the TUI;
 # labsim.paths and the package's __version__ are leaves too.
 ALLOWED = {
+    "study": {"study", "grading", "checks", "lab", "scenario", "mailserver", "paths", ""},
+    "classroom": {"classroom", "grading", "checks", "lab", "scenario", "mailserver", "paths", ""},
     "scenario": {"scenario"},
     "lab": {"lab", "scenario", "mailserver", "paths", ""},
     "checks": {"checks", "lab", "scenario", "mailserver", "paths", ""},

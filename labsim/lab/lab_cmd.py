@@ -65,7 +65,7 @@ def _ports(status: LabStatus) -> str:
     return ", ".join(f"{name} 127.0.0.1:{status.port_base + port}" for name, port in WELL_KNOWN)
 
 
-def _confirm(question: str, yes: bool, what: str, stdin: TextIO | None = None) -> None:
+def confirm(question: str, yes: bool, what: str, stdin: TextIO | None = None) -> None:
     """Go on only with --yes or a 'y' typed at a terminal."""
     if yes:
         return
@@ -201,7 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     lab = _get(args.lab)
-    _confirm(
+    confirm(
         f"Reset lab {lab.lab_id} to the scenario's fresh state? Changed /etc files are backed up, "
         "everything else you did in the lab is lost.",
         args.yes,
@@ -216,7 +216,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 def cmd_destroy(args: argparse.Namespace) -> int:
     lab = _get(args.lab)
-    _confirm(
+    confirm(
         f"Destroy lab {lab.lab_id}? Everything in it, backups included, is removed.",
         args.yes,
         f"destroying lab {lab.lab_id}",
