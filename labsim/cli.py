@@ -71,8 +71,6 @@ def _tui(args: argparse.Namespace) -> int:
         return 2
     from labsim.tui.app import run_tui
 
-    if getattr(args, "global_backend", None):
-        os.environ["LABSIM_BACKEND"] = args.global_backend  # what the app's session reads
     return run_tui(exam_minutes=getattr(args, "minutes", None))
 
 
@@ -129,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 0
+    if getattr(args, "global_backend", None):
+        # What every command's lab choice reads: the app's session, `labsim lab create`, ...
+        os.environ["LABSIM_BACKEND"] = args.global_backend
     # `labsim` alone opens the app (the parser's default func); every command keeps its own.
     result: int = args.func(args)
     return result

@@ -122,7 +122,10 @@ def cmd_create(args: argparse.Namespace) -> int:
         raise CommandError(
             f"scenario {args.scenario} has errors (listed above); `labsim validate` shows them too"
         ) from exc
-    backend = args.backend
+    # labsim's own --backend (it sets LABSIM_BACKEND) counts when this command's option is not given.
+    backend = args.backend or os.environ.get("LABSIM_BACKEND") or "auto"
+    if backend not in BACKENDS:
+        raise CommandError(f"unknown backend {backend!r} (LABSIM_BACKEND): use one of {', '.join(BACKENDS)}")
     if backend == "auto" and scenario.backends == ["docker"]:
         backend = "docker"
     if backend != "auto" and backend not in scenario.backends:
@@ -283,8 +286,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="auto",
-        help="docker when an engine and the lab image are there, else local (default: auto)",
+        default=None,
+        help="docker when an engine and the lab image are there, else local (default: auto, or labsim's "
+        "--backend / LABSIM_BACKEND)",
     )
     p.add_argument("--id", metavar="LAB", help="the lab id (default: made from the scenario id and the time)")
     p.add_argument("--start", action="store_true", help="start the lab's services once it is created")

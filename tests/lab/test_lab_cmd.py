@@ -198,3 +198,16 @@ def test_an_absent_engine_suggests_the_local_backend(env: dict[str, str]) -> Non
         f"use the local backend instead: labsim lab create {SCENARIO} --backend local"
     )
     assert labsim(env, "lab", "list").stdout.startswith("no labs yet")
+
+
+def test_labsims_own_backend_option_reaches_lab_create(env: dict[str, str]) -> None:
+    name = TEST_PREFIX + uuid.uuid4().hex[:8]
+    r = labsim(env, "--backend", "local", "lab", "create", SCENARIO, "--id", name)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert (
+            r.stdout.splitlines()[0]
+            == f"created lab {name} on the local backend (asked for the local backend)"
+        )
+    finally:
+        labsim(env, "lab", "destroy", name, "--yes")
