@@ -79,6 +79,7 @@ def _tui(args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "labsim.study.commands",  # the learner's: list, start, shell, check, hint, solve, ..., grade
     "labsim.lab.lab_cmd",  # labsim lab ...: labs by lab id, the low-level interface
+    "labsim.classroom.commands",  # labsim class ... and labsim assignment ...
 )
 
 
