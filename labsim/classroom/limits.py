@@ -3,11 +3,9 @@
 A class runs many labs on one engine; each gets a memory cap, a pids cap and
 a CPU share, so one student's runaway loop cannot starve the others.
 
-DockerLab creates its container with its own limits and one label; a class
-lab needs more (org.labsim.class, org.labsim.student, a CPU cap). Rather than
-copy DockerLab.create, the class hands DockerLab a client whose
-`containers.run` adds them. (If labsim/lab ever takes extra labels and
-limits itself, this wrapper can go.)
+A class lab's labels (org.labsim.class, org.labsim.student, ...) and limits
+go into its lab state, which DockerLab gives to the container it creates, on
+`class up` and again on a reset.
 """
 
 from __future__ import annotations
@@ -66,29 +64,3 @@ def memory_bytes(text: str) -> int:
 
 def class_labels(class_name: str, student: str, scenario: str) -> dict[str, str]:
     return {CLASS_LABEL: class_name, STUDENT_LABEL: student, SCENARIO_LABEL: scenario}
-
-
-class _Containers:
-    def __init__(self, containers: Any, labels: dict[str, str], limits: Limits) -> None:
-        self._containers = containers
-        self._labels = labels
-        self._limits = limits
-
-    def run(self, image: str, *args: Any, **kwargs: Any) -> Any:
-        kwargs["labels"] = {**(kwargs.get("labels") or {}), **self._labels}
-        kwargs.update(self._limits.docker_kwargs())
-        return self._containers.run(image, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._containers, name)
-
-
-class LabelledClient:
-    """A docker client whose new containers carry the class's labels and limits; all else passes through."""
-
-    def __init__(self, client: Any, labels: dict[str, str], limits: Limits) -> None:
-        self._client = client
-        self.containers = _Containers(client.containers, labels, limits)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)

@@ -22,7 +22,7 @@ from labsim.checks.result import CheckResult
 from labsim.checks.runner import run_scenario
 from labsim.classroom.board import BOARD_FILE, Board
 from labsim.classroom.errors import ClassError
-from labsim.classroom.limits import CLASS_LABEL, LabelledClient, Limits, class_labels
+from labsim.classroom.limits import CLASS_LABEL, Limits, class_labels
 from labsim.classroom.roster import Student
 from labsim.classroom.store import ClassRecord, ClassStore, check_class_name, write_json_atomic
 from labsim.lab.from_scenario import lab_spec
@@ -133,8 +133,10 @@ class ClassService:
     def _docker_lab(self, lab_dir: Path, state: dict[str, Any], student: str, scenario: str) -> Lab:
         from labsim.lab.docker_backend import DockerLab
 
-        labels = class_labels(self.name, student, scenario)
-        return DockerLab(lab_dir, state, client=LabelledClient(self.client, labels, self.record.limits))
+        # Labels and limits live in the lab's state: DockerLab gives them to the container, again on a reset.
+        state.setdefault("labels", class_labels(self.name, student, scenario))
+        state.setdefault("limits", self.record.limits.docker_kwargs())
+        return DockerLab(lab_dir, state, client=self.client)
 
     def lab(self, student: str, scenario: str) -> Lab:
         """The lab of one student for one scenario (a LabError when it was never made)."""

@@ -153,6 +153,10 @@ def _short(exc: BaseException) -> str:
     return str(explanation or exc).split("\n")[0][:200]
 
 
+# The docker SDK's names for the limits a lab's state may set.
+CONTAINER_LIMITS = ("mem_limit", "memswap_limit", "pids_limit", "nano_cpus")
+
+
 class DockerLab(Lab):
     backend_name = "docker"
 
@@ -190,6 +194,14 @@ class DockerLab(Lab):
                 raise LabError(f"the container of lab {self.lab_id} does not start: {_short(exc)}") from exc
         return c
 
+    def container_limits(self) -> dict[str, Any]:
+        """The resource limits for the container: the defaults, or what the lab's state asks for
+        (a classroom lab sets its own; being in the state, they survive a reset)."""
+        limits: dict[str, Any] = {"mem_limit": MEM_LIMIT, "pids_limit": PIDS_LIMIT}
+        wanted = self.state.get("limits", {})
+        limits.update({k: v for k, v in wanted.items() if k in CONTAINER_LIMITS})
+        return limits
+
     # --- lifecycle ---
     def create(self, spec: LabSpec) -> None:
         image = self.state.get("image", IMAGE)
@@ -205,11 +217,10 @@ class DockerLab(Lab):
                 name=self.container_name,
                 hostname=HOSTNAME,
                 network_mode="none",
-                mem_limit=MEM_LIMIT,
-                pids_limit=PIDS_LIMIT,
                 privileged=False,
                 init=True,  # reaps the server when it exits, so "stopped" really is stopped
-                labels={LABEL: self.lab_id},
+                **self.container_limits(),
+                labels={**self.state.get("labels", {}), LABEL: self.lab_id},
             )
         except Exception as exc:
             raise LabError(f"the Docker engine refused to start the lab container: {_short(exc)}") from exc

@@ -168,6 +168,13 @@ def test_class_of_five_on_docker(
                 f"`labsim class attach cyd` did not give cyd's shell: {child.before!r}"
             ) from exc
 
+        # --- a reset keeps the class's labels and limits (they live in the lab's state) ---------------
+        cyd = service.lab("cyd", SCENARIO)
+        cyd.reset(confirm=True)
+        (again_cyd,) = [c for c in class_containers(docker_client, name) if c.labels[STUDENT_LABEL] == "cyd"]
+        assert again_cyd.id != ids[again_cyd.name]  # a new container ...
+        assert again_cyd.attrs["HostConfig"]["NanoCpus"] == 500_000_000  # ... with the same limits
+
         # --- down: exactly this class ---------------------------------------------------------------
         code, out = run_cli("class", "down", "--name", name, "--yes")
         assert code == 0, out
