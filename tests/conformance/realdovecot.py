@@ -19,12 +19,36 @@ from pathlib import Path
 import pytest
 
 DOVECOT = "/usr/sbin/dovecot"
+LIBEXEC = "/usr/lib/dovecot"
+# The imap/pop3 programs come with dovecot-imapd/dovecot-pop3d, which Debian
+# will not install beside courier-imap. Where Courier took their place, the two
+# packages unpacked elsewhere (`dpkg -x`) serve: this names that libexec dir.
+LIBEXEC_ENV = "LABSIM_DOVECOT_LIBEXEC"
+UNPACKED = "/opt/labsim-dovecot/usr/lib/dovecot"  # where .ci/run unpacks them
+PROGRAMS = (
+    "imap",
+    "imap-login",
+    "imap-hibernate",
+    "imap-urlauth",
+    "imap-urlauth-login",
+    "imap-urlauth-worker",
+    "pop3",
+    "pop3-login",
+)
+
+
+def libexec_dir() -> str | None:
+    """Where Dovecot's imap/pop3 programs are, or None when they are missing."""
+    for d in (LIBEXEC, os.environ.get(LIBEXEC_ENV, ""), UNPACKED):
+        if d and all(Path(d, p).exists() for p in PROGRAMS):
+            return d
+    return None
 
 
 def require_real_dovecot() -> None:
     strict = os.environ.get("LABSIM_REQUIRE_DOCKER") == "1"
     reason = ""
-    if not Path(DOVECOT).exists():
+    if not Path(DOVECOT).exists() or libexec_dir() is None:
         reason = "Debian's dovecot-imapd/dovecot-pop3d are not installed"
     elif os.geteuid() != 0:
         reason = "the real Dovecot needs root to start"
@@ -78,6 +102,9 @@ class RealDovecot:
             f"service pop3-login {{\n  inet_listener pop3 {{\n    port = {self.pop3_port}\n  }}\n"
             "  inet_listener pop3s {\n    port = 0\n  }\n}\n"
         )
+        libexec = libexec_dir()
+        if libexec is not None and libexec != LIBEXEC:
+            listeners += "".join(f"service {p} {{\n  executable = {libexec}/{p}\n}}\n" for p in PROGRAMS)
         self.conf.write_text(header + self.conf_text + listeners)
         # -F keeps the master in the foreground: a daemonizing master would
         # hold our pipes open and leave no process to wait for.

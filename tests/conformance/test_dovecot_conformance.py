@@ -28,7 +28,8 @@ MESSAGES = [
     b"From: c@example.com\nTo: tester@example.com\nSubject: m3\n\n\n",
 ]
 
-COMMON_CONF = """\
+COMMON_CONF = (
+    """\
 protocols = imap pop3
 ssl = no
 disable_plaintext_auth = yes
@@ -36,6 +37,23 @@ mail_location = maildir:~/Maildir
 auth_mechanisms = plain login cram-md5
 auth_failure_delay = 0
 """
+    + (
+        # Debian's conf.d/10-mail.conf and 15-mailboxes.conf: the INBOX namespace with
+        # its special-use mailboxes (they make Dovecot advertise SPECIAL-USE).
+        "namespace inbox {\n  inbox = yes\n"
+        + "".join(
+            f'  mailbox "{name}" {{\n    special_use = \\{flag}\n  }}\n'
+            for name, flag in (
+                ("Drafts", "Drafts"),
+                ("Junk", "Junk"),
+                ("Trash", "Trash"),
+                ("Sent", "Sent"),
+                ("Sent Messages", "Sent"),
+            )
+        )
+        + "}\n"
+    )
+)
 
 
 def free_port_block() -> int:
@@ -142,16 +160,13 @@ NOT_ADVERTISED = frozenset(
         "MULTIAPPEND",
         "URL-PARTIAL",
         "CATENATE",
-        "LIST-EXTENDED",
         "I18NLEVEL=1",
         "CONDSTORE",
         "QRESYNC",
         "ESEARCH",
         "ESORT",
         "SEARCHRES",
-        "WITHIN",
         "CONTEXT=SEARCH",
-        "LIST-STATUS",
         "BINARY",
         "SNIPPET=FUZZY",
         "PREVIEW=FUZZY",
@@ -171,7 +186,7 @@ def drop_unadvertised(match: re.Match[str]) -> str:
 def normalize(text: str) -> str:
     text = re.sub(r"(CAPABILITY )([^\]]*)", drop_unadvertised, text)
     text = re.sub(r" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.", ".", text)
-    text = re.sub(r"UIDVALIDITY \d+", "UIDVALIDITY <n>", text)
+    text = re.sub(r"(UIDVALIDITY|APPENDUID|COPYUID) \d+", r"\1 <n>", text)
     return text
 
 
@@ -208,6 +223,26 @@ def read_pop3_reply(f: BinaryIO, command: str) -> list[str]:
             return replies
 
 
+def sort_listings(lines: list[str]) -> list[str]:
+    """Mailboxes in a name order: Dovecot lists them in readdir() order, which
+    depends on the file system, not on the server. A LIST-STATUS line stays with
+    its LIST line."""
+    out: list[str] = []
+    run: list[list[str]] = []
+    for line in [*lines, ""]:
+        if line.startswith(("* LIST ", "* LSUB ")):
+            run.append([line])
+            continue
+        if line.startswith("* STATUS ") and run:
+            run[-1].append(line)
+            continue
+        for group in sorted(run):
+            out.extend(group)
+        run = []
+        out.append(line)
+    return out[:-1]
+
+
 def dialogue(port: int, protocol: str, lines: list[str], source: str = "127.0.0.1") -> list[str]:
     """Send each line and collect its whole reply; the greeting comes first."""
     out: list[str] = []
@@ -216,10 +251,11 @@ def dialogue(port: int, protocol: str, lines: list[str], source: str = "127.0.0.
         f = sock.makefile("rb")
         out.append(f.readline().decode().rstrip("\r\n"))
         for line in lines:
-            sock.sendall(line.encode() + b"\r\n")
+            # A LITERAL+ command is written with its literal inline: "{8+}\r\nhi you\r\n".
+            sock.sendall(line.encode().replace(b"\\r\\n", b"\r\n") + b"\r\n")
             out.append(f"C: {line}")
             out.extend(read(f, line))
-    return [normalize(x) for x in out]
+    return sort_listings([normalize(x) for x in out])
 
 
 IMAP_DIALOGUES = {
@@ -242,6 +278,132 @@ IMAP_DIALOGUES = {
         ],
     ),
 }
+
+# LIST-EXTENDED, SPECIAL-USE, CHILDREN, LIST-STATUS, RENAME, SUBSCRIBE, and the
+# UIDPLUS / MOVE / LITERAL+ replies on a mailbox the dialogue creates for itself.
+IMAP_DIALOGUES["mailboxes"] = (
+    "127.0.0.1",
+    [
+        "a LOGIN tester secret",
+        "b CAPABILITY",
+        "c CREATE Trash",
+        "c2 CREATE Sent",
+        "c3 CREATE Archive.2024",
+        "c4 CREATE Drafts (USE (\\Drafts))",
+        "c5 CREATE Projects",
+        "s1 SUBSCRIBE Sent",
+        "s2 SUBSCRIBE Archive.2024",
+        "s3 SUBSCRIBE Gone",
+        'l1 LIST "" "*"',
+        'l2 LIST (SPECIAL-USE) "" "*"',
+        'l3 LIST "" "*" RETURN (SPECIAL-USE)',
+        'l4 LIST "" "%" RETURN (CHILDREN SPECIAL-USE)',
+        'l5 LIST (SUBSCRIBED) "" "*"',
+        'l6 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"',
+        'l7 LIST "" "*" RETURN (SUBSCRIBED)',
+        'l8 LIST "" ("Sent" "Trash")',
+        'l9 LIST () "" "*" RETURN ()',
+        'l10 LIST "" "*" RETURN (STATUS (UNSEEN MESSAGES) SPECIAL-USE)',
+        'l11 LIST (SPECIAL-USE) "" "*" RETURN (CHILDREN)',
+        'l12 LIST (RECURSIVEMATCH) "" "*"',
+        'l13 LIST (FOO) "" "*"',
+        'l14 LIST "" "*" RETURN (FOO)',
+        'l15 LIST "" ""',
+        'l16 LSUB "" "*"',
+        'l16b LSUB "" "%"',
+        'l16c LSUB "" "Arch%"',
+        'l16d LIST (SUBSCRIBED) "" "%"',
+        "n NAMESPACE",
+        'i ID ("name" "labsim-test")',
+        "r1 RENAME Trash Sent",
+        "r2 RENAME Archive.2024 Archive.2024.x",
+        "r3 RENAME Nope X",
+        "r4 RENAME INBOX Old",
+        'r5 RENAME Sent ""',
+        "r6 RENAME Projects Bin",
+        'l17 LIST "" "*"',
+        "x1 APPEND Bin (\\Seen) {8+}\r\nhi you\r\n",
+        "x2 APPEND Bin () {10+}\r\nSubject: 2",
+        "x3 APPEND Bin {10+}\r\nSubject: 3",
+        "x4 STATUS Bin (UNSEEN RECENT MESSAGES UIDNEXT)",
+        "x5 SELECT Bin",
+        "x6 UID STORE 1:2 +FLAGS (\\Deleted)",
+        "x7 UID EXPUNGE 1",
+        "x8 UID MOVE 2 Trash",
+        "x9 COPY 1 Trash",
+        "x10 MOVE 1 Nope",
+        "x11 UID SEARCH ALL",
+        "x12 EXAMINE Trash",
+        "x13 FETCH 1:* (FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+        "x14 DELETE Archive.2024",
+        "x15 DELETE INBOX",
+        "x16 DELETE inbox",
+        "x17 DELETE Nope",
+        "x18 RENAME Bin Bin",
+        "x19 RENAME Nope Nope",
+        "x20 CREATE INBOX",
+        "x21 CREATE inbox.x",
+        "x22 DELETE inbox.x",
+        "x23 SELECT Nope",
+        "x24 EXAMINE Nope",
+        "x25 STATUS Nope (MESSAGES)",
+        "x26 APPEND Nope {1+}\r\nx",
+        "x27 SUBSCRIBE INBOX",
+        "x28 UNSUBSCRIBE Nope",
+        'x29 LSUB "" "*"',
+        "x30 CREATE Sent",
+        "y1 CREATE Sub.child",
+        "y2 SUBSCRIBE Sub.child",
+        "y3 RENAME Sub Moved",
+        'y4 LSUB "" "*"',
+        'y5 LIST "" "*"',
+        "z LOGOUT",
+    ],
+)
+
+# SEARCH keys with dates (RFC 3501) and WITHIN (RFC 5032) on the seeded INBOX,
+# whose messages have no Date: field and arrived just now.
+IMAP_DIALOGUES["search"] = (
+    "127.0.0.1",
+    [
+        "a LOGIN tester secret",
+        "b EXAMINE INBOX",
+        *(
+            f"s{i} SEARCH {keys}"
+            for i, keys in enumerate(
+                [
+                    "SINCE 1-Jan-2020",
+                    "BEFORE 1-Jan-2020",
+                    "ON 1-Jan-2020",
+                    "SENTSINCE 1-Jan-2020",
+                    "SENTBEFORE 1-Jan-2020",
+                    "SENTON 1-Jan-1970",
+                    "YOUNGER 3600",
+                    "OLDER 3600",
+                    "SINCE 1-Foo-2020",
+                    'SINCE "1-Jan-2020"',
+                    "YOUNGER x",
+                    "SINCE 32-Jan-2020",
+                    "OR SEEN SINCE 1-Jan-2000",
+                    "NOT BEFORE 01-Jan-2020 UID 1:*",
+                    "LARGER 20 SMALLER 60 NOT DELETED",
+                    'SUBJECT m2 FROM "b@example.com"',
+                    'HEADER To tester BODY "line 2"',
+                    "TEXT body NOT KEYWORD $Junk",
+                    "NEW OLD RECENT",
+                    "UNSEEN UNANSWERED UNFLAGGED UNDRAFT UNDELETED",
+                    "CHARSET UTF-8 TEXT body",
+                    "CHARSET KOI8-R TEXT body",
+                    "CHARSET X-NO-SUCH TEXT body",
+                    "1:2 (2:3)",
+                    "FOO",
+                ]
+            )
+        ),
+        "u UID SEARCH ALL",
+        "z LOGOUT",
+    ],
+)
 
 POP3_DIALOGUES = {
     "insecure-prelogin": ("127.0.0.2", ["CAPA", "USER tester", "STAT", "QUIT"]),

@@ -143,6 +143,7 @@ class DovecotConfig:
         out.passdbs = self._authdbs("passdb", protocol)
         out.userdbs = self._authdbs("userdb", protocol)
         out.services = self._services(protocol)
+        out.mailbox_special_use = self._special_use()
         out.values = {name: self.value(name, protocol) for name in self._types}
         return out
 
@@ -189,6 +190,16 @@ class DovecotConfig:
             db.settings = {k: s.value for k, s in section.settings.items()}
             out.append(db)
         return out
+
+    def _special_use(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for namespace in self.tree.of_kind("namespace"):
+            prefix = namespace.get("prefix") or ""
+            for mailbox in namespace.of_kind("mailbox"):
+                flags = (mailbox.get("special_use") or "").split()
+                if flags:
+                    found[prefix + mailbox.name] = flags
+        return found
 
     def _services(self, protocol: str | None) -> dict[str, Service]:
         merged: dict[str, Service] = {}

@@ -88,6 +88,9 @@ class DovecotSettings:
     info_log_path: str = ""
     debug_log_path: str = ""
     services: dict[str, Service] = field(default_factory=dict)
+    # `namespace { mailbox NAME { special_use = \\Sent } }`: full mailbox name (namespace
+    # prefix included) -> its RFC 6154 flags, as IMAP LIST shows them.
+    mailbox_special_use: dict[str, list[str]] = field(default_factory=dict)
     # Every known top-level setting as `doveconf NAME` prints it (after the protocol filter),
     # for the settings that have no typed field above.
     values: dict[str, str] = field(default_factory=dict)

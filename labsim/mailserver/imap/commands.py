@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 
 from labsim.mailserver.connection import ServerContext
 from labsim.mailserver.imap import fetch as F
+from labsim.mailserver.imap import listing as L
 from labsim.mailserver.imap import mime
 from labsim.mailserver.imap import responses as R
 from labsim.mailserver.imap.args import (
     BadMailboxName,
-    inbox_match,
-    list_pattern,
     mailbox_name,
     normalize_flag,
     parse_date_time,
@@ -32,16 +31,16 @@ from labsim.mailserver.imap.parser import (
     parse_sequence_set,
     value_list,
 )
-from labsim.mailserver.imap.search import SearchContext, parse_search
+from labsim.mailserver.imap.search import BadCharset, SearchContext, parse_search
 from labsim.mailserver.storage.base import (
     Mailbox,
+    MailboxExists,
     MailboxNameInvalid,
     MailboxNotFound,
     MailStorage,
     MessageInfo,
     StorageError,
 )
-from labsim.mailserver.storage.names import encode_mutf7
 
 # Bytes of FETCH responses gathered before one write to the client.
 FETCH_BATCH_BYTES = 1 << 16
@@ -57,6 +56,19 @@ def flag_state(flags: set[str], recent: bool) -> FlagState:
     if len(_FLAG_STATES) >= 4096:
         return key
     return _FLAG_STATES.setdefault(key, key)
+
+
+def _valid_keyword(text: str) -> bool:
+    try:
+        return not normalize_flag(text).startswith("\\")
+    except ParseError:
+        return False
+
+
+def status_body(values: dict[str, int], items: list[str]) -> str:
+    """STATUS items in Dovecot's fixed order, whatever order the client asked in."""
+    wanted = set(items)
+    return " ".join(f"{it} {values[it]}" for it in L.STATUS_ITEMS if it in wanted)
 
 
 Send = Callable[[bytes], Awaitable[None]]
@@ -125,6 +137,7 @@ class MailCommands:
             "LSUB": self.lsub,
             "STATUS": self.status,
             "CREATE": self.create,
+            "RENAME": self.rename,
             "DELETE": self.delete,
             "SUBSCRIBE": self.subscribe,
             "UNSUBSCRIBE": self.subscribe,
@@ -168,7 +181,7 @@ class MailCommands:
     # --- any state --------------------------------------------------------------
 
     async def capability(self, cmd: Command) -> Reply:
-        await self.line(f"* CAPABILITY {R.POSTLOGIN_CAPABILITY}")
+        await self.line(f"* CAPABILITY {R.postlogin_capability(self.ctx.settings)}")
         return Reply("OK", "Capability completed")
 
     async def noop(self, cmd: Command) -> Reply:
@@ -233,25 +246,36 @@ class MailCommands:
         return Reply("OK", "[READ-WRITE] Select completed", sync=False)
 
     async def list_cmd(self, cmd: Command) -> Reply:
-        args = cmd.args()
-        if len(args) < 2:
-            raise ParseError("Invalid arguments")
-        if len(args) > 2:
-            raise ParseError("Extra arguments")
-        ref, pattern = astring(args[0]), astring(args[1])
+        req = L.parse_list(cmd.args())
         storage = self._storage()
         sep = storage.separator
-        if pattern == "":
+        if req.patterns == [""] and not req.extended:
             await self.line(f'* LIST (\\Noselect) "{sep}" ""')
             return Reply("OK", "List completed")
-        rx = list_pattern(ref + pattern, sep)
-        for info in sorted(storage.list(), key=lambda i: encode_mutf7(i.name)):
-            shown = R.mailbox_out(info.name)
-            if rx.match(encode_mutf7(info.name)) or (
-                info.name.upper() == "INBOX" and inbox_match(ref + pattern)
-            ):
-                await self.line(f'* LIST ({" ".join(info.flags)}) "{sep}" {shown}')
+        subscribed = self._subscribed_names() if req.subscribed else []
+        entries = L.list_entries(req, storage.list(), subscribed, self._special_use(), sep)
+        for entry in entries:
+            await self.line(entry.line(sep))
+            if req.status_items and entry.selectable:
+                await self._list_status(entry.name, req.status_items)
         return Reply("OK", "List completed")
+
+    async def _list_status(self, name: str, items: list[str]) -> None:
+        """LIST-STATUS: a STATUS line after the LIST line; failures are left out."""
+        try:
+            values = self._status_values(name)
+        except StorageError:
+            return
+        await self.line(f"* STATUS {R.mailbox_out(name)} ({status_body(values, items)})")
+
+    def _special_use(self) -> dict[str, list[str]]:
+        return getattr(self.ctx.settings, "mailbox_special_use", None) or {}
+
+    def _subscribed_names(self) -> list[str]:
+        try:
+            return [i.name for i in self._storage().list_subscribed()]
+        except NotImplementedError:
+            return []
 
     async def lsub(self, cmd: Command) -> Reply:
         args = cmd.args()
@@ -263,14 +287,11 @@ class MailCommands:
         if pattern == "":
             await self.line(f'* LSUB () "{sep}" ""')
             return Reply("OK", "Lsub completed")
-        try:
-            subscribed = storage.list_subscribed()
-        except NotImplementedError:
-            subscribed = []
-        rx = list_pattern(ref + pattern, sep)
-        for info in subscribed:
-            if rx.match(info.name) or (info.name.upper() == "INBOX" and inbox_match(ref + pattern)):
-                await self.line(f'* LSUB ({" ".join(info.flags)}) "{sep}" {R.mailbox_out(info.name)}')
+        entries = L.lsub_entries(
+            ref, pattern, self._subscribed_names(), storage.list(), self._special_use(), sep
+        )
+        for entry in entries:
+            await self.line(entry.line(sep, "LSUB"))
         return Reply("OK", "Lsub completed")
 
     async def status(self, cmd: Command) -> Reply:
@@ -284,41 +305,48 @@ class MailCommands:
         for it in items:
             if it not in ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"):
                 raise ParseError(f"Invalid status item {it}")
-        storage = self._storage()
         try:
-            try:
-                st = storage.status(name)
-                values = {
-                    "MESSAGES": st.messages,
-                    "RECENT": st.recent,
-                    "UIDNEXT": st.uidnext,
-                    "UIDVALIDITY": st.uidvalidity,
-                    "UNSEEN": st.unseen,
-                }
-            except NotImplementedError:
-                box = storage.open(name, readonly=True)
-                try:
-                    values = {
-                        "MESSAGES": len(box.messages),
-                        "RECENT": sum(1 for m in box.messages if m.recent),
-                        "UIDNEXT": box.uidnext,
-                        "UIDVALIDITY": box.uidvalidity,
-                        "UNSEEN": sum(1 for m in box.messages if "\\Seen" not in m.flags),
-                    }
-                finally:
-                    box.close()
+            values = self._status_values(name)
         except MailboxNotFound as exc:
             return Reply("NO", str(exc) or f"Mailbox doesn't exist: {name}")
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
-        body = " ".join(f"{it} {values[it]}" for it in items)
+        body = status_body(values, items)
         await self.line(f"* STATUS {R.astring_out(astring(args[0]))} ({body})")
         if self.box is not None and self.box.name == ("INBOX" if name.upper() == "INBOX" else name):
             return Reply("OK", "[CLIENTBUG] Status on selected mailbox completed")
         return Reply("OK", "Status completed")
 
+    def _status_values(self, name: str) -> dict[str, int]:
+        storage = self._storage()
+        try:
+            st = storage.status(name)
+        except NotImplementedError:
+            box = storage.open(name, readonly=True)
+            try:
+                return {
+                    "MESSAGES": len(box.messages),
+                    "RECENT": sum(1 for m in box.messages if m.recent),
+                    "UIDNEXT": box.uidnext,
+                    "UIDVALIDITY": box.uidvalidity,
+                    "UNSEEN": sum(1 for m in box.messages if "\\Seen" not in m.flags),
+                }
+            finally:
+                box.close()
+        return {
+            "MESSAGES": st.messages,
+            "RECENT": st.recent,
+            "UIDNEXT": st.uidnext,
+            "UIDVALIDITY": st.uidvalidity,
+            "UNSEEN": st.unseen,
+        }
+
     async def create(self, cmd: Command) -> Reply:
         args = cmd.args()
+        # RFC 6154's `CREATE name (USE (\\Sent))`: Dovecot takes it and keeps the
+        # special-use flags of its configuration, as we do.
+        if len(args) == 2 and isinstance(args[1], list):
+            args = args[:1]
         if len(args) != 1:
             raise ParseError("Invalid arguments")
         name = mailbox_name(args[0])
@@ -340,6 +368,8 @@ class MailCommands:
         if len(args) != 1:
             raise ParseError("Invalid arguments")
         name = mailbox_name(args[0])
+        if name.upper() == "INBOX":
+            return Reply("NO", "INBOX can't be deleted")
         if self.box is not None and self.box.name == name:
             self.close()
             await self.line("* OK [CLOSED] Previous mailbox closed.")
@@ -348,7 +378,7 @@ class MailCommands:
         except NotImplementedError:
             return Reply("NO", "DELETE not supported")
         except MailboxNotFound as exc:
-            return Reply("NO", str(exc))
+            return Reply("NO", f"[NONEXISTENT] {exc}")
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
         return Reply("OK", "Delete completed")
@@ -359,13 +389,57 @@ class MailCommands:
             raise ParseError("Invalid arguments")
         name = mailbox_name(args[0])
         on = cmd.name == "SUBSCRIBE"
+        storage = self._storage()
+        if on and name.upper() != "INBOX" and not self._exists(name):
+            return Reply("NO", f"Mailbox doesn't exist: {name}")
         try:
-            self._storage().subscribe(name, on)
+            storage.subscribe(name, on)
         except NotImplementedError:
             pass
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
         return Reply("OK", "Subscribe completed" if on else "Unsubscribe completed")
+
+    def _exists(self, name: str) -> bool:
+        try:
+            return any(i.name == name and i.exists for i in self._storage().list())
+        except NotImplementedError:
+            return True
+
+    async def rename(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 2:
+            raise ParseError("Invalid arguments")
+        old, new = mailbox_name(args[0]), mailbox_name(args[1])
+        storage = self._storage()
+        sep = storage.separator
+        if old == new or (old.upper() == "INBOX" and new.upper() == "INBOX"):
+            return Reply("NO", "[ALREADYEXISTS] Can't rename mailbox to itself")
+        if old.upper() == "INBOX":
+            return Reply("NO", "[CANNOT] Renaming INBOX isn't supported")
+        if new == "":
+            return Reply("NO", "[CANNOT] Invalid mailbox name: Name is empty")
+        if new.startswith(old + sep):
+            return Reply("NO", "Can't rename mailbox under its own child")
+        names = {i.name for i in storage.list()}
+        if new.upper() == "INBOX" or new in names:
+            return Reply("NO", "[ALREADYEXISTS] Target mailbox already exists")
+        if old not in names:
+            return Reply("NO", f"[NONEXISTENT] Mailbox doesn't exist: {old}")
+        if self.box is not None and self.box.name == old:
+            self.close()
+            await self.line("* OK [CLOSED] Previous mailbox closed.")
+        try:
+            storage.rename(old, new)
+        except NotImplementedError:
+            return Reply("NO", "RENAME not supported")
+        except MailboxNotFound:
+            return Reply("NO", f"[NONEXISTENT] Mailbox doesn't exist: {old}")
+        except MailboxNameInvalid as exc:
+            return Reply("NO", f"[CANNOT] {exc}")
+        except MailboxExists:
+            return Reply("NO", "[ALREADYEXISTS] Target mailbox already exists")
+        return Reply("OK", "Rename completed")
 
     async def _announce_flags(self, box: Mailbox) -> None:
         flags = " ".join([*R.SYSTEM_FLAGS, *self.keywords])
@@ -410,12 +484,24 @@ class MailCommands:
             ranges = parse_sequence_set(args[0].text, box.messages[-1].uid if box.messages else 0)
             uids = [u for u in uids if in_set(u, ranges)]
         if uids:
+            recent = self._recent_count(box)
             seqs = box.expunge(uids)
             self.stats.expunged += len(seqs)
             for seq in seqs:
                 await self.line(f"* {seq} EXPUNGE")
+            await self._recent_changed(box, recent)
         self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return Reply("OK", "Expunge completed")
+
+    @staticmethod
+    def _recent_count(box: Mailbox) -> int:
+        return sum(1 for m in box.messages if m.recent)
+
+    async def _recent_changed(self, box: Mailbox, before: int) -> None:
+        """Dovecot follows expunges with `* N RECENT` when they took \\Recent messages."""
+        now = self._recent_count(box)
+        if now != before:
+            await self.line(f"* {now} RECENT")
 
     def _select_msgs(self, set_text: str, uid: bool) -> list[tuple[int, MessageInfo]]:
         msgs = self._box().messages
@@ -604,7 +690,7 @@ class MailCommands:
         data = rest[0].data
         selected = self.box is not None and self.box.name == ("INBOX" if name.upper() == "INBOX" else name)
         try:
-            target = self.box if selected and self.box is not None else self._storage().open(name)
+            target = self.box if selected and self.box is not None else self._open_for_append(name)
         except MailboxNotFound as exc:
             return Reply("NO", f"[TRYCREATE] {exc}")
         except MailboxNameInvalid as exc:
@@ -617,6 +703,10 @@ class MailCommands:
                 target.close()
         return Reply("OK", f"[APPENDUID {validity} {uid}] Append completed")
 
+    def _open_for_append(self, name: str) -> Mailbox:
+        storage = self._storage()
+        return storage.open(name, readonly=bool(getattr(storage, "append_readonly", False)))
+
     async def copy(self, cmd: Command) -> Reply:
         args = cmd.args()
         if len(args) != 2 or not isinstance(args[0], Atom):
@@ -627,7 +717,7 @@ class MailCommands:
         targets = self._select_msgs(args[0].text, uid)
         name = mailbox_name(args[1])
         try:
-            dest = self._storage().open(name)
+            dest = self._open_for_append(name)
         except MailboxNotFound as exc:
             return Reply("NO", f"[TRYCREATE] {exc}")
         except MailboxNameInvalid as exc:
@@ -651,8 +741,10 @@ class MailCommands:
         if box.readonly:
             return Reply("NO", "[CANNOT] Can't expunge from a read-only mailbox")
         await self.line(f"* OK {code} Moved UIDs.")
+        recent = self._recent_count(box)
         for seq in box.expunge(src_uids):
             await self.line(f"* {seq} EXPUNGE")
+        await self._recent_changed(box, recent)
         self.stats.expunged += len(src_uids)
         self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return Reply("OK", "Move completed")
@@ -664,9 +756,17 @@ class MailCommands:
             raise ParseError("Missing search parameters")
         box = self._box()
         ctx = SearchContext(box)
-        matcher = parse_search(args, ctx)
+        try:
+            matcher = parse_search(args, ctx)
+        except BadCharset:
+            return Reply("NO", "[BADCHARSET] Unknown charset")
         found = [str(m.uid if uid else seq) for seq, m in enumerate(box.messages, 1) if matcher(seq, m)]
         await self.line("* SEARCH" + "".join(" " + f for f in found))
+        # Dovecot makes a keyword a search names known to the mailbox, and says so.
+        new = [k for k in dict.fromkeys(ctx.keywords) if k not in self.keywords and _valid_keyword(k)]
+        if new:
+            self.keywords += new
+            await self._announce_flags(box)
         return Reply("OK", "Search completed", sync=uid)
 
     async def idle(self, cmd: Command, read_line: ReadLine) -> Reply:

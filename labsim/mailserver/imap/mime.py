@@ -26,7 +26,9 @@ def split_header(data: bytes) -> tuple[bytes, bytes]:
 def header_fields(header: bytes) -> list[tuple[str, bytes]]:
     """[(lower-case name, the whole field's raw bytes incl. continuations and CRLF)]."""
     out: list[tuple[str, bytes]] = []
-    for line in header.split(b"\r\n")[:-1]:
+    lines = header.split(b"\r\n")
+    # A message that is all header with no final line end still has its last field.
+    for line in lines[:-1] if not lines[-1] else lines:
         if not line:
             continue
         if line[:1] in (b" ", b"\t") and out:

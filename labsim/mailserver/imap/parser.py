@@ -42,6 +42,27 @@ class ClientGone(Exception):
     """The client closed the connection (possibly mid-literal)."""
 
 
+class LiteralBudget:
+    """Bytes of APPEND literals all sessions of one server may hold at once.
+
+    A literal is read into memory before the message is saved; without a shared
+    bound, many clients announcing big literals at the same time would make the
+    server hold all of them. Announcements are counted before a byte is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def reserve(self, size: int) -> bool:
+        if self.in_use + size > self.limit:
+            return False
+        self.in_use += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.in_use = max(0, self.in_use - size)
+
+
 @dataclass(frozen=True)
 class Atom:
     text: str
@@ -76,12 +97,18 @@ class Limits:
     max_total: int | None = None  # pre-login: the whole command must fit the buffer
     max_append_literal: int | None = None  # APPEND's message literal (None: max_literal)
     total_reason: str = "Input buffer full, aborting"
+    # Lines and literals of one command together (APPEND's message apart), as
+    # Dovecot's imap_max_line_length bounds them: past it, `* BYE Literal size too large`.
+    max_command: int | None = None
+    append_budget: LiteralBudget | None = None  # shared by the sessions of one server
 
 
 @dataclass
 class RawCommand:
     data: bytes  # the command as sent, CRLFs and literal bodies included, final CRLF removed
     too_long: bool = False  # a line passed max_line: answered with "Too long argument"
+    reserved: int = 0  # bytes taken from Limits.append_budget: give back when the command is done
+    refused: bool = False  # an APPEND literal did not fit the budget: nothing of it was kept
 
 
 async def _readline(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
@@ -122,48 +149,94 @@ async def _readline(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bo
     return line, False
 
 
+async def _discard(reader: asyncio.StreamReader, size: int) -> None:
+    """Read and drop `size` bytes in small pieces (a refused LITERAL+ body)."""
+    while size > 0:
+        try:
+            chunk = await reader.read(min(size, 65536))
+        except (ConnectionError, OSError) as exc:
+            raise ClientGone() from exc
+        if not chunk:
+            raise ClientGone()
+        size -= len(chunk)
+
+
 async def read_command(
     reader: asyncio.StreamReader,
     send: Callable[[bytes], Awaitable[None]],
     limits: Limits,
 ) -> RawCommand:
-    """Frame one command. Raises ClientGone or FatalInput."""
+    """Frame one command. Raises ClientGone or FatalInput.
+
+    A synchronizing APPEND literal that does not fit `limits.append_budget` is
+    not asked for (the command comes back `refused`, for a tagged NO); a
+    non-synchronizing one is read and dropped."""
     parts: list[bytes] = []
-    total = 0
+    total = 0  # every byte, for the pre-login buffer
+    counted = 0  # bytes that count towards max_command
+    reserved = 0
     too_long = False
-    while True:
-        line, overflowed = await _readline(reader, limits.max_line)
-        total += len(line) + 2
-        if limits.max_total is not None and (overflowed or total > limits.max_total):
-            raise FatalInput(limits.total_reason, "Input buffer full")
-        if overflowed:
-            too_long = True
+    refused = False
+    try:
+        while True:
+            line, overflowed = await _readline(reader, limits.max_line)
+            total += len(line) + 2
+            counted += len(line) + 2
+            if limits.max_total is not None and (overflowed or total > limits.max_total):
+                raise FatalInput(limits.total_reason, "Input buffer full")
+            if overflowed:
+                too_long = True
+                parts.append(line)
+                break
             parts.append(line)
-            break
-        parts.append(line)
-        m = _LITERAL_AT_END.search(line)
-        if m is None:
-            break
-        size = int(m.group(1))
-        max_literal = limits.max_literal
-        if limits.max_append_literal is not None and _APPEND.match(parts[0]):
-            max_literal = limits.max_append_literal
-        if size > max_literal or (limits.max_total is not None and total + size > limits.max_total):
-            raise FatalInput("Literal size too large")
-        if not m.group(2):
-            await send(b"+ OK\r\n")
-        try:
-            body = await reader.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-            raise ClientGone() from exc
-        total += size
-        parts.append(b"\r\n" + body)
+            m = _LITERAL_AT_END.search(line)
+            if m is None:
+                break
+            size = int(m.group(1))
+            sync = not m.group(2)
+            is_append = limits.max_append_literal is not None and _APPEND.match(parts[0]) is not None
+            if is_append:
+                assert limits.max_append_literal is not None
+                if size > limits.max_append_literal:
+                    raise FatalInput("Literal size too large")
+            elif size > limits.max_literal or (
+                limits.max_command is not None and counted + size > limits.max_command
+            ):
+                raise FatalInput("Literal size too large")
+            if limits.max_total is not None and total + size > limits.max_total:
+                raise FatalInput("Literal size too large")
+            if is_append and size and not refused and limits.append_budget is not None:
+                if limits.append_budget.reserve(size):
+                    reserved += size
+                elif sync:
+                    refused = True
+                    break  # not asked for: the client drops the command
+                else:
+                    refused = True
+            if refused:
+                await _discard(reader, size)
+                continue
+            if sync:
+                await send(b"+ OK\r\n")
+            try:
+                body = await reader.readexactly(size)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+                raise ClientGone() from exc
+            total += size
+            if not is_append:
+                counted += size
+            parts.append(b"\r\n" + body)
+    except BaseException:
+        if reserved and limits.append_budget is not None:
+            limits.append_budget.release(reserved)
+        raise
+    if refused:
+        if reserved and limits.append_budget is not None:
+            limits.append_budget.release(reserved)
+        return RawCommand(parts[0], refused=True)
     # Literal bodies carry their own leading CRLF marker; lines are joined directly
     # after a literal (the literal ends where the next line's bytes begin).
-    data = parts[0]
-    for p in parts[1:]:
-        data += p
-    return RawCommand(data, too_long)
+    return RawCommand(b"".join(parts), too_long, reserved)
 
 
 class Tokenizer:

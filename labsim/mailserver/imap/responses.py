@@ -16,18 +16,26 @@ PRELOGIN_BASE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
 #   CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1
 #   CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS
 #   BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+
-#   NOTIFY (SPECIAL-USE when a mailbox has a special-use flag)
-# We advertise only what this server implements, in Dovecot's order; the rest
-# (SORT, THREAD, MULTIAPPEND, URL-PARTIAL, CATENATE, LIST-EXTENDED,
-# I18NLEVEL, CONDSTORE, QRESYNC, ESEARCH, ESORT, SEARCHRES, WITHIN, CONTEXT,
-# LIST-STATUS, BINARY, SNIPPET, PREVIEW, STATUS=SIZE, SAVEDATE, NOTIFY,
-# SPECIAL-USE) is a known difference.
+#   NOTIFY, and SPECIAL-USE when a configured mailbox has special_use.
+# We advertise what this server implements, in Dovecot's order; the rest is a
+# known difference (docs/conformance.md).
 POSTLOGIN_CAPABILITY = (
-    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT CHILDREN NAMESPACE UIDPLUS MOVE LITERAL+"
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT CHILDREN NAMESPACE UIDPLUS "
+    "LIST-EXTENDED WITHIN LIST-STATUS MOVE LITERAL+"
 )
+
+
+def postlogin_capability(settings: object) -> str:
+    """What the tagged OK of LOGIN and CAPABILITY list after login."""
+    if getattr(settings, "mailbox_special_use", None):
+        return POSTLOGIN_CAPABILITY + " SPECIAL-USE"
+    return POSTLOGIN_CAPABILITY
+
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 
+# A synchronizing APPEND literal the server will not take now (the shared budget is spent).
+APPEND_BUSY = "[LIMIT] Too many large APPENDs in progress, try again later"
 BAD_PRELOGIN = "Error in IMAP command received by server."
 TOO_MANY_INVALID = "Too many invalid IMAP commands."
 PRIVACY_ALERT = (

@@ -1,15 +1,26 @@
-"""SEARCH keys (RFC 3501 6.4.4), the simple ones: flags, sets, sizes, header text."""
+"""SEARCH keys: those of RFC 3501 6.4.4 (flags, sets, sizes, dates, header and
+body text) and WITHIN's YOUNGER/OLDER (RFC 5032)."""
 
 from __future__ import annotations
 
+import codecs
+import datetime
+import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parsedate_tz
 
 from labsim.mailserver.imap import mime
 from labsim.mailserver.imap.parser import Atom, ParseError, Str, Value, in_set, parse_sequence_set
 from labsim.mailserver.storage.base import Mailbox, MessageInfo
 
 Matcher = Callable[[int, MessageInfo], bool]
+
+
+class BadCharset(Exception):
+    """A CHARSET nobody can convert from: `NO [BADCHARSET]`, not BAD."""
+
 
 _FLAG_KEYS = {
     "ANSWERED": ("\\Answered", True),
@@ -24,11 +35,46 @@ _FLAG_KEYS = {
     "UNDRAFT": ("\\Draft", False),
 }
 _HEADER_KEYS = {"FROM": "from", "TO": "to", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
+_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_SEARCH_DATE = re.compile(r"^(\d{1,2})-([A-Za-z]{3})-(\d{4})$")
+Day = tuple[int, int, int]
+
+
+def _search_day(raw: bytes) -> Day:
+    """`1-Feb-1994` -> (1994, 2, 1)."""
+    m = _SEARCH_DATE.match(raw.decode("ascii", "replace"))
+    if m is None or m.group(2).upper() not in _MONTHS:
+        raise ParseError("Invalid search date parameter")
+    return (int(m.group(3)), _MONTHS.index(m.group(2).upper()) + 1, int(m.group(1)))
+
+
+def _real_day(day: Day) -> bool:
+    try:
+        datetime.date(*day)
+    except ValueError:
+        return False
+    return True
+
+
+def _internal_day(m: MessageInfo) -> Day:
+    # The day in the server's time zone, "disregarding time and timezone" (RFC 3501).
+    t = time.localtime(m.internaldate)
+    return (t.tm_year, t.tm_mon, t.tm_mday)
+
+
+def _compare(word: str, day: Day, want: Day) -> bool:
+    if word.endswith("BEFORE"):
+        return day < want
+    if word.endswith("ON"):
+        return day == want
+    return day >= want
 
 
 @dataclass
 class SearchContext:
     box: Mailbox
+    keywords: list[str] = field(default_factory=list)  # named by KEYWORD/UNKEYWORD
 
     def text_of(self, msg: MessageInfo) -> bytes:
         return self.box.read(msg)
@@ -94,6 +140,7 @@ def _key(args: _Args, ctx: SearchContext) -> Matcher:
         return lambda seq, m: not m.recent
     if word in ("KEYWORD", "UNKEYWORD"):
         kw = args.string().decode("utf-8", "replace")
+        ctx.keywords.append(kw)
         want = word == "KEYWORD"
         return lambda seq, m: (kw in m.flags) == want
     if word == "NOT":
@@ -118,6 +165,31 @@ def _key(args: _Args, ctx: SearchContext) -> Matcher:
         msgs = ctx.box.messages
         ranges = parse_sequence_set(text.text, msgs[-1].uid if msgs else 0)
         return lambda seq, m: in_set(m.uid, ranges)
+    if word in _DATE_KEYS:
+        target = _search_day(args.string())
+        if not _real_day(target):
+            return lambda seq, m: False  # `32-Jan-2020`: Dovecot takes it and finds nothing
+        if not word.startswith("SENT"):
+            return lambda seq, m: _compare(word, _internal_day(m), target)
+
+        def sent_match(seq: int, m: MessageInfo) -> bool:
+            header, _ = mime.split_header(ctx.text_of(m))
+            value = mime.header_value(header, "date")
+            parsed = parsedate_tz(value.decode("ascii", "replace")) if value is not None else None
+            # No usable Date: field counts as 1-Jan-1970, as in Dovecot.
+            day = (parsed[0], parsed[1], parsed[2]) if parsed else (1970, 1, 1)
+            return _compare(word, day, target)
+
+        return sent_match
+    if word in ("YOUNGER", "OLDER"):
+        try:
+            secs = args.number()
+        except ParseError:
+            raise ParseError("Invalid search interval parameter") from None
+        now = time.time()
+        if word == "YOUNGER":
+            return lambda seq, m: m.internaldate > now - secs
+        return lambda seq, m: m.internaldate <= now - secs
     if word in _HEADER_KEYS:
         name = _HEADER_KEYS[word]
         needle = args.string()
@@ -159,8 +231,10 @@ def parse_search(values: list[Value], ctx: SearchContext) -> Matcher:
     if isinstance(values[0], Atom) and values[0].upper() == "CHARSET":
         args.next()
         charset = args.string().decode("ascii", "replace").upper()
-        if charset not in ("US-ASCII", "UTF-8"):
-            raise ParseError(f"Unknown charset {charset}")
+        try:
+            codecs.lookup(charset)  # Dovecot takes every charset iconv knows
+        except LookupError:
+            raise BadCharset(charset) from None
     if not args.more():
         raise ParseError("Missing search parameters")
     ms = [_key(args, ctx)]

@@ -27,11 +27,14 @@ from labsim.mailserver.imap import responses as R
 from labsim.mailserver.imap.commands import MailCommands, Reply
 from labsim.mailserver.imap.parser import (
     MAX_INPUT_PRELOGIN,
+    MAX_LINE_POSTLOGIN,
     ClientGone,
     Command,
     FatalInput,
     Limits,
+    LiteralBudget,
     ParseError,
+    RawCommand,
     astring,
     read_command,
     split_command,
@@ -41,6 +44,8 @@ from labsim.mailserver.storage.base import MailStorage, StorageError
 MAX_BAD_PRELOGIN = 3
 MAX_BAD_POSTLOGIN = 20
 MAX_APPEND_SIZE = 64 * 1024 * 1024  # Dovecot bounds APPEND by quota only; we keep memory sane
+# APPEND literals all sessions of this process hold at once (docs/conformance.md).
+APPEND_BUDGET = LiteralBudget(4 * MAX_APPEND_SIZE)
 PLAINTEXT_MECHS = frozenset({"PLAIN", "LOGIN"})
 
 
@@ -186,6 +191,10 @@ class ImapSession:
             self.log_mail_disconnect(reason)
 
     async def _read(self, limits: Limits) -> tuple[bytes, bool]:
+        raw = await self._read_raw(limits)
+        return raw.data, raw.too_long
+
+    async def _read_raw(self, limits: Limits) -> RawCommand:
         try:
             raw = await asyncio.wait_for(read_command(self.conn.reader, self.send, limits), self._timeout())
         except TimeoutError:
@@ -195,7 +204,7 @@ class ImapSession:
             await self._bye(exc.reason)
             raise Disconnect(exc.log_reason) from None
         self.bytes_in += len(raw.data) + 2
-        return raw.data, raw.too_long
+        return raw
 
     def _timeout(self) -> float:
         if self.user is None:
@@ -425,18 +434,32 @@ class ImapSession:
         except Exception as exc:
             self.ctx.log.error(self.mail_prefix, f"Internal error opening storage: {exc!r}")
         self.mail = MailCommands(self.ctx, self.mail_prefix, storage, self.send)
+        caps = R.postlogin_capability(self.settings)
         if self.capability_asked:
-            await self.line(f"* CAPABILITY {R.POSTLOGIN_CAPABILITY}")
+            await self.line(f"* CAPABILITY {caps}")
             await self.line(f"{cmd.tag} OK Logged in")
         else:
-            await self.line(f"{cmd.tag} OK [CAPABILITY {R.POSTLOGIN_CAPABILITY}] Logged in")
+            await self.line(f"{cmd.tag} OK [CAPABILITY {caps}] Logged in")
         return False
 
     # --- post-login ---------------------------------------------------------------
 
     async def _postlogin_once(self) -> bool:
         assert self.mail is not None
-        data, too_long = await self._read(Limits(max_append_literal=MAX_APPEND_SIZE))
+        raw = await self._read_raw(
+            Limits(
+                max_append_literal=MAX_APPEND_SIZE,
+                max_command=MAX_LINE_POSTLOGIN,
+                append_budget=APPEND_BUDGET,
+            )
+        )
+        try:
+            return await self._postlogin_command(raw.data, raw.too_long, raw.refused)
+        finally:
+            APPEND_BUDGET.release(raw.reserved)
+
+    async def _postlogin_command(self, data: bytes, too_long: bool, refused: bool) -> bool:
+        assert self.mail is not None
         started = time.monotonic()
         tag, cmd = split_command(data)
         if cmd is None:
@@ -451,6 +474,8 @@ class ImapSession:
         reply: Reply
         if too_long:
             reply = Reply("BAD", f"Error in IMAP command {cmd.name}: Too long argument")
+        elif refused:
+            reply = Reply("NO", R.APPEND_BUSY)
         else:
             try:
                 reply = await self.mail.dispatch(cmd, self.conn.reader, self._read_idle_line)

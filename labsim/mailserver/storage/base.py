@@ -71,6 +71,7 @@ class MailboxInfo:
     name: str  # as IMAP shows it, with the storage's separator
     flags: list[str] = field(default_factory=list)  # \HasChildren, \HasNoChildren, \Noselect, \NoInferiors
     selectable: bool = True
+    exists: bool = True  # False: only implied by a child (Maildir++ `.A.B` without `.A`)
 
 
 @dataclass
@@ -135,6 +136,9 @@ class MailboxStatus:
 
 class MailStorage:
     separator: str
+    # True when a mailbox opened read-only still takes append(): APPEND and COPY
+    # then leave \Recent to the next session that selects it, as Dovecot does.
+    append_readonly: bool = False
 
     def list(self) -> list[MailboxInfo]:
         raise NotImplementedError

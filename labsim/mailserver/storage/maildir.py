@@ -50,7 +50,6 @@ from labsim.mailserver.storage.maildir_files import (
 from labsim.mailserver.storage.names import decode_mutf7, encode_mutf7, is_inbox, split_name
 from labsim.mailserver.storage.subscriptions import (
     read_subscriptions,
-    rename_subscriptions,
     set_subscribed,
 )
 
@@ -559,7 +558,7 @@ class MaildirMailbox(BaseMailbox):
         return self._rescan_into()
 
     def append(self, data: bytes, flags: set[str] | None = None, internaldate: float | None = None) -> int:
-        self._check_writable()
+        # No read-only check: saving a new file claims nothing (MaildirStorage.append_readonly).
         body = data.replace(b"\r\n", b"\n")  # Maildir files keep LF line ends
         vsize = vsize_of(body)
         base = f"{unique_name()},S={len(body)},W={vsize}"
@@ -621,6 +620,8 @@ class MaildirMailbox(BaseMailbox):
 
 
 class MaildirStorage(MailStorage):
+    append_readonly = True
+
     def __init__(
         self,
         root: LabRoot,
@@ -739,6 +740,7 @@ class MaildirStorage(MailStorage):
         self._ensure_maildir(self.inbox_path, folder=False)
         folders = self._folder_names()
         existing = set(folders)
+        folders_set = set(folders)
         selectable: dict[str, bool] = {}
         for n in folders:
             if self.fs_layout:
@@ -760,7 +762,7 @@ class MaildirStorage(MailStorage):
         for n in sorted(all_names):
             flags = [] if selectable.get(n, True) else ["\\Noselect"]
             flags.append(self._children_flag(n, existing))
-            out.append(MailboxInfo(n, flags, selectable=selectable.get(n, True)))
+            out.append(MailboxInfo(n, flags, selectable=selectable.get(n, True), exists=n in folders_set))
         return out
 
     def _children_flag(self, name: str, names: set[str]) -> str:
@@ -870,6 +872,4 @@ class MaildirStorage(MailStorage):
                 os.rename(a, b)
             except OSError as exc:
                 raise os_error(self.root, "rename", a, exc) from exc
-        rename_subscriptions(
-            self.root, self._subs_path(), self.separator, old, new, self.user.uid, self.user.gid
-        )
+        # Subscriptions keep their names: Dovecot 2.3's RENAME leaves them to the client.

@@ -65,7 +65,6 @@ from labsim.mailserver.storage.mbox_format import (
 from labsim.mailserver.storage.names import decode_mutf7, encode_mutf7, is_inbox, split_name
 from labsim.mailserver.storage.subscriptions import (
     read_subscriptions,
-    rename_subscriptions,
     set_subscribed,
 )
 
@@ -529,4 +528,4 @@ class MboxStorage(MailStorage):
             os.rename(src, dst)
         except OSError as exc:
             raise os_error(self.root, "rename", src, exc) from exc
-        rename_subscriptions(self.root, self._subs_path(), "/", old, new, self.user.uid, self.user.gid)
+        # Subscriptions keep their names: Dovecot 2.3's RENAME leaves them to the client.

@@ -31,7 +31,7 @@ class MboxMessage:
     raw: bytes  # From_ line through the end of the message, without the separator LF
     from_line: bytes
     headers: list[tuple[bytes, bytes]]  # (lower-case name, whole field with its line ends)
-    body: bytes
+    body_at: int  # where the body starts in `raw`: the body is not kept twice
     has_blank: bool  # the file had an empty line between header and body
     uid: int = 0
     flags: set[str] = field(default_factory=set)
@@ -45,6 +45,10 @@ class MboxMessage:
     vsize: int | None = field(default=None, compare=False, repr=False)
     date: float | None = field(default=None, compare=False, repr=False)
     date_known: bool = field(default=False, compare=False, repr=False)
+
+    @property
+    def body(self) -> bytes:
+        return self.raw[self.body_at :]
 
     def header(self, name: bytes) -> bytes | None:
         for n, f in self.headers:
@@ -124,16 +128,18 @@ def _split_headers(block: bytes) -> list[tuple[bytes, bytes]]:
 def parse_message(raw: bytes) -> MboxMessage:
     nl = raw.find(b"\n")
     from_line = raw if nl < 0 else raw[:nl]
-    rest = b"" if nl < 0 else raw[nl + 1 :]
-    if rest.startswith(b"\n"):
-        block, body, has_blank = b"", rest[1:], True
+    # Offsets, not slices: only the header block is copied out of `raw`.
+    if nl < 0:
+        block, body_at, has_blank = b"", len(raw), False
+    elif raw.startswith(b"\n", nl + 1):
+        block, body_at, has_blank = b"", nl + 2, True
     else:
-        end = rest.find(b"\n\n")
+        end = raw.find(b"\n\n", nl + 1)
         if end < 0:
-            block, body, has_blank = rest, b"", False
+            block, body_at, has_blank = raw[nl + 1 :], len(raw), False
         else:
-            block, body, has_blank = rest[: end + 1], rest[end + 2 :], True
-    msg = MboxMessage(raw, from_line, _split_headers(block), body, has_blank)
+            block, body_at, has_blank = raw[nl + 1 : end + 1], end + 2, True
+    msg = MboxMessage(raw, from_line, _split_headers(block), body_at, has_blank)
     if not any(n in STATE_HEADERS for n, _ in msg.headers):
         return msg  # nothing of Dovecot's state: no flags, no UID yet
     status = msg.header(b"status") or b""
@@ -267,7 +273,7 @@ def new_message(data: bytes, flags: set[str], internaldate: float | None) -> Mbo
     body = quote_from(body)
     headers = [(n, f) for n, f in _split_headers(block) if n not in STATE_HEADERS and n != b"content-length"]
     raw = from_line + b"\n" + b"".join(f for _, f in headers) + (b"\n" if has_blank else b"") + body
-    msg = MboxMessage(raw, from_line, headers, body, True)
+    msg = MboxMessage(raw, from_line, headers, len(raw) - len(body), True)
     msg.flags = {f for f in flags if f != "\\Recent"}
     msg.dirty = True
     msg.keep_recent = True
