@@ -138,6 +138,9 @@ class _Mail:
 
 
 class Pop3Session:
+    # The reply to an unknown command before login (a personality may word it its own way).
+    UNKNOWN_COMMAND = "-ERR Unknown command."
+
     def __init__(self, ctx: ServerContext, conn: ClientConn) -> None:
         self.ctx = ctx
         self.conn = conn
@@ -252,7 +255,7 @@ class Pop3Session:
                 if self.bad_commands >= MAX_BAD_COMMANDS:
                     await self.send("-ERR Too many invalid commands.")
                     raise _Disconnect(self.login_disconnect_reason("Too many invalid commands"))
-                await self.send("-ERR Unknown command.")
+                await self.send(self.UNKNOWN_COMMAND)
                 continue
             await handler(args)
 

@@ -201,7 +201,8 @@ class Authlib:
     def lookup(self, service: str, user: str) -> AuthInfo | None:
         """The first module that knows `user` (authtest with no password)."""
         for module in self.modules:
-            info = self._pre(module, user, service, needpass=False)
+            # authtest shows the stored hash of a lookup too (userdbshadow.dat's for authuserdb).
+            info = self._pre(module, user, service, needpass=True)
             if info is not None:
                 return info
         return None

@@ -25,9 +25,49 @@ GREETING = "Hello there."
 
 
 class CourierPop3Session(Pop3Session):
+    UNKNOWN_COMMAND = "-ERR Invalid command."
+
     def __init__(self, ctx: ServerContext, conn: ClientConn, courier: CourierContext) -> None:
         super().__init__(ctx, conn)
         self.courier = courier
+        # pop3d's rcvd=/sent= count from its own start, after courierpop3login's PASS.
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.quit_before_login = False
+        self.stls_done = False
+
+    def where(self) -> str:
+        return f"ip=[{courier_ip(self.conn.rip)}], port=[{self.conn.rport}]"
+
+    async def send(self, line: str) -> None:
+        data = line.encode("utf-8", "replace") + b"\r\n"
+        self.bytes_out += len(data)
+        await self.conn.send(data)
+
+    async def read_command(self, limit: int, timeout: float) -> tuple[str, str]:
+        line = await self.conn.readline(limit=limit, timeout=timeout)
+        if line is None:
+            raise ClientGone()
+        self.bytes_in += len(line) + 2
+        name, _, args = line.decode("utf-8", "replace").partition(" ")
+        return name.upper(), args
+
+    async def run(self) -> None:
+        """courierpop3login, then pop3d: Courier's log lines instead of Dovecot's."""
+        log = self.ctx.log
+        log.info(self.program, f"Connection, {self.where()}")
+        try:
+            await self.send(f"+OK {self.ctx.settings.login_greeting}")
+            await self.login_phase()
+        except (_Disconnect, ClientGone):
+            if self.quit_before_login:
+                log.info(self.program, f"LOGOUT, {self.where()}")
+            log.info(self.program, f"Disconnected, {self.where()}")
+            await self.conn.close()
+            return
+        if self.mail is not None:
+            await self.mail_phase(self.mail)
+        await self.conn.close()
 
     @property
     def program(self) -> str:
@@ -77,6 +117,13 @@ class CourierPop3Session(Pop3Session):
         self.last_user = args
         await self.send("+OK Password required.")
 
+    async def cmd_pass(self, args: str) -> None:
+        # courierpop3login: PASS needs an accepted USER (refused without TLS when it is required).
+        if self.user is None:
+            await self.send("-ERR USER/PASS required.")
+            return
+        await super().cmd_pass(args)
+
     async def cmd_stls(self, args: str) -> None:
         if not self.starttls_offered() or self.ctx.tls_context is None:
             await self.send("-ERR Invalid command.")
@@ -87,22 +134,26 @@ class CourierPop3Session(Pop3Session):
         except ClientGone as exc:
             raise _Disconnect(f"couriertls: accept: {exc or 'handshake failed'}") from exc
         self.user = None  # RFC 2595: what was said before TLS is forgotten
+        self.stls_done = True
 
     async def cmd_quit_login(self, args: str) -> None:
-        await self.send("+OK Bye-bye.")
+        # courierpop3login's words; pop3d (after login) says "+OK Bye-bye.".
+        await self.send("+OK Better luck next time.")
+        self.quit_before_login = True
         raise _Disconnect(self.login_disconnect_reason("Aborted login by logging out"))
 
     async def auth_finished(self, result: AuthResult, mech: str) -> None:
         ip = courier_ip(self.conn.rip)
         if not result.ok or result.userinfo is None:
-            self.ctx.log.info(self.program, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}]")
+            self.ctx.log.info(
+                self.program, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}], port=[{self.conn.rport}]"
+            )
             await self.send("-ERR Login failed.")
             return
         user = result.user or self.last_user
         self.last_user = user
-        self.ctx.log.info(
-            self.program, f"LOGIN, user={user}, ip=[{ip}], port=[{self.conn.rport}], protocol=POP3"
-        )
+        # pop3d names no protocol here (imapd does: protocol=IMAP).
+        self.ctx.log.info(self.program, f"LOGIN, user={user}, ip=[{ip}], port=[{self.conn.rport}]")
         try:
             storage = self.ctx.open_storage(result.userinfo)
             box = storage.open("INBOX", readonly=False)
@@ -115,6 +166,7 @@ class CourierPop3Session(Pop3Session):
         mail.stats.messages = len(messages)
         mail.stats.size = sum(m.size for m in messages)
         self.mail = mail
+        self.bytes_in = self.bytes_out = 0
         await self.send("+OK logged in.")
 
     # --- after login: the shared commands, with Courier's QUIT and LOGOUT log line
@@ -138,10 +190,11 @@ class CourierPop3Session(Pop3Session):
             except STORAGE_ERRORS as exc:
                 self.ctx.log.error(self.program, self.describe(exc))
         s = mail.stats
+        stls = ", stls=1" if self.stls_done else ""
         self.ctx.log.info(
             self.program,
-            f"{reason}, user={mail.user}, ip=[{courier_ip(self.conn.rip)}], port=[{self.conn.rport}], "
-            f"top={s.top_bytes}, retr={s.retr_bytes}, time={int(time.monotonic() - self.started)}",
+            f"{reason}, user={mail.user}, {self.where()}, top={s.top_bytes}, retr={s.retr_bytes}, "
+            f"rcvd={self.bytes_in}, sent={self.bytes_out}, time={int(time.monotonic() - self.started)}{stls}",
         )
 
     async def mail_loop(self, mail: _Mail, prefix: str) -> str:
@@ -183,10 +236,12 @@ class CourierPop3Session(Pop3Session):
         return num - 1, " ".join(words[1:])
 
     async def cmd_capa_mail(self, mail: _Mail, args: str) -> None:
+        sent = self.bytes_out
         await self.cmd_capa(args)
+        self.bytes_out = sent  # pop3d prints CAPA without counting it in sent=
 
     async def cmd_noop(self, mail: _Mail, args: str) -> None:
-        await self.send("+OK NOOP.")
+        await self.send("+OK Yup.")
 
     async def cmd_rset(self, mail: _Mail, args: str) -> None:
         mail.deleted.clear()
@@ -242,9 +297,11 @@ class CourierPop3Session(Pop3Session):
         if data is None:
             return
         body = dot_stuff(data)
-        await self.conn.send(f"+OK {mail.messages[idx].size} octets follow.\r\n".encode() + body + b".\r\n")
+        out = f"+OK {mail.messages[idx].size} octets follow.\r\n".encode() + body + b".\r\n"
+        self.bytes_out += len(out)
+        await self.conn.send(out)
         mail.stats.retr_count += 1
-        mail.stats.retr_bytes += len(body)
+        mail.stats.retr_bytes += len(data.replace(b"\r\n", b"\n"))  # pop3d counts the file's bytes
         mail.seen.add(idx)
 
     async def cmd_top(self, mail: _Mail, args: str) -> None:
@@ -260,10 +317,12 @@ class CourierPop3Session(Pop3Session):
         data = await self._read_message(mail, idx)
         if data is None:
             return
-        body = dot_stuff(top_of(data, lines))
-        await self.conn.send(b"+OK headers follow.\r\n" + body + b".\r\n")
+        head = top_of(data, lines)
+        out = b"+OK headers follow.\r\n" + dot_stuff(head) + b".\r\n"
+        self.bytes_out += len(out)
+        await self.conn.send(out)
         mail.stats.top_count += 1
-        mail.stats.top_bytes += len(body)
+        mail.stats.top_bytes += len(head.replace(b"\r\n", b"\n"))  # pop3d counts the file's bytes
 
     async def cmd_quit(self, mail: _Mail, prefix: str) -> str:
         deleted_uids = [mail.messages[i].uid for i in sorted(mail.deleted)]

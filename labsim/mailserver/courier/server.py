@@ -371,12 +371,13 @@ class CourierServer:
         no_delay(writer)
         # couriertcpd's limits, applied before the daemon sees the client: it just hangs up.
         per_ip = (service, conn.rip)
+        # couriertcpd's stderr goes through courierlogger -name=imapd (pop3d, ...): that is its tag.
         if d.maxdaemons and self.per_service.get(service, 0) >= d.maxdaemons:
-            self.log.warning("couriertcpd", f"Maximum number of connections ({d.maxdaemons}) reached")
+            self.log.warning(d.service, f"Maximum number of connections ({d.maxdaemons}) reached")
             await conn.close()
             return
         if d.maxperip and self.per_ip.get(per_ip, 0) >= d.maxperip:
-            self.log.warning("couriertcpd", f"Maximum connection limit reached for {courier_ip(conn.rip)}")
+            self.log.warning(d.service, f"Maximum connection limit reached for {courier_ip(conn.rip)}")
             await conn.close()
             return
         self.per_service[service] = self.per_service.get(service, 0) + 1
