@@ -170,6 +170,12 @@ CHECK_TYPES: dict[str, CheckType] = {
                 ParamDecl("value", "int_or_str", required=True),
                 ParamDecl("source", "str", allowed=("doveconf", "courier")),
                 ParamDecl("file", "str", description="the Courier file, e.g. /etc/courier/imapd"),
+                ParamDecl(
+                    "match",
+                    "str",
+                    allowed=("exact", "any_order", "includes"),
+                    description="exact (default), any_order (same words), includes (these among others)",
+                ),
             ),
             needs_when=(("source", "courier", ("file",)),),
         ),
@@ -196,27 +202,44 @@ CHECK_TYPES: dict[str, CheckType] = {
                 ParamDecl("output_contains", "strs"),
                 ParamDecl("output_not_contains", "strs"),
                 ParamDecl("output_matches", "str", description="a Python regular expression"),
+                ParamDecl(
+                    "shows",
+                    "str",
+                    description="what passing looks like, in words; messages say it, not the raw tests",
+                ),
                 _TIMEOUT,
             ),
             exactly_one_of=(("argv", "shell"),),
         ),
         CheckType(
             name="delivery",
-            description="a message sent to an address lands in a given user's folder",
+            description="a message sent to an address lands in a given user's folder, or bounces",
             params=(
-                ParamDecl("address", "str", required=True),
-                ParamDecl("sender", "str"),
+                ParamDecl(
+                    "address", "str", required=True, description="the recipient, e.g. root or root@mail"
+                ),
+                ParamDecl(
+                    "sender", "str", description="the envelope sender; default labsim-check@example.org"
+                ),
                 ParamDecl(
                     "lands_in",
                     "map",
-                    required=True,
+                    description="where the message must arrive (with expect: bounced, where it must not)",
                     fields=(
                         ParamDecl("user", "str", required=True),
                         ParamDecl("folder", "str", description="default INBOX"),
                     ),
                 ),
+                ParamDecl(
+                    "expect",
+                    "str",
+                    allowed=("delivered", "bounced"),
+                    description="delivered (default): found in lands_in; bounced: refused by the server",
+                ),
                 _TIMEOUT,
             ),
+            at_least_one_of=(("lands_in", "expect"),),
+            needs_when=(("expect", "delivered", ("lands_in",)),),
         ),
     )
 }

@@ -9,6 +9,7 @@ import pytest
 
 from labsim.lab.model import FileSpec, Lab, LabSpec, MailboxSpec, UserSpec
 from labsim.lab.registry import LabRegistry
+from tests.docker.conftest import docker_client, lab_image  # noqa: F401  (fixtures)
 from tests.lab.conftest import labsim_home, new_id, spread_port_bases  # noqa: F401  (fixtures)
 
 # A passwd-file passdb beside PAM, holding the plaintext: it can serve CRAM-MD5 and APOP.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,18 @@ def explain(results: list[CheckResult]) -> str:
     return "\n\n".join(f"[{r.check_id}] {r.status}: {r.message}\n{r.transcript}" for r in results)
 
 
+def unreadable(result: CheckResult) -> str:
+    """Why a check's message fails the learner: no expectation stated, a raw pattern, a Python repr."""
+    text = result.message
+    if "Expected " not in text:
+        return "it does not say what was expected"
+    if "match /" in text:
+        return "it shows a raw regular expression (give the check `shows`)"
+    if re.search(r"\['|'\]|\[\d+, \d+", text):
+        return "it shows a Python list"
+    return ""
+
+
 def fresh_then_solved(lab: Lab, scenario: Scenario) -> None:
     lab.start()
     fresh = list(run_scenario(lab, scenario))
@@ -51,6 +64,9 @@ def fresh_then_solved(lab: Lab, scenario: Scenario) -> None:
         if r.error is not None or r.passed != (spec.expect_fresh == "pass")
     ]
     assert not wrong, "on the fresh lab:\n" + explain(wrong)
+    if scenario.personality == "dovecot":
+        unclear = [r for r in fresh if unreadable(r)]
+        assert not unclear, "messages a learner cannot read:\n" + explain(unclear)
     for result in apply_solution(lab, scenario):
         assert result.ok, result.output
     solved = list(run_scenario(lab, scenario))
@@ -61,6 +77,17 @@ def fresh_then_solved(lab: Lab, scenario: Scenario) -> None:
 
 def test_there_are_scenarios() -> None:
     assert len([s for s in ALL if not s.startswith("_")]) >= 7
+
+
+def test_both_personalities_have_their_scenarios() -> None:
+    shown = [load(s) for s in ALL if not s.startswith("_")]
+    assert len([s for s in shown if s.personality == "dovecot"]) >= 10  # issue 4
+    assert len([s for s in shown if s.personality == "courier"]) >= 5  # issue 7
+
+
+def test_a_scenario_that_needs_real_ownership_runs_on_docker_only() -> None:
+    # The local sandbox runs every lab process as one host user: chown there teaches nothing.
+    assert load("dovecot-broken-permissions").backends == ["docker"]
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -162,6 +162,7 @@ class Unit:
         """(started, fatal text when it refused)."""
         if not self.unit.process:
             self._save_state(result="success", since=time.time(), active=True)
+            self._reload_authlib_users()
             return True, ""
         if self.pid() is not None:
             return True, ""
@@ -230,12 +231,25 @@ class Unit:
 
     def reload(self) -> bool:
         if not self.unit.process:
-            return self.active_state() == "active"
+            active = self.active_state() == "active"
+            if active:
+                self._reload_authlib_users()
+            return active
         pid = self.pid()
         if pid is None:
             return False
         _signal(pid, signal.SIGHUP)
         return True
+
+    def _reload_authlib_users(self) -> None:
+        """The lab's authdaemond lives inside each Courier daemon, which reads authdaemonrc at start
+        and on SIGHUP: (re)starting courier-authdaemon must reach them, as it reaches them on Debian."""
+        if self.name != "courier-authdaemon":
+            return
+        for name, unit in UNIT_DEFS.items():
+            pid = Unit(self.root, name).pid() if unit.courier else None
+            if pid is not None:
+                _signal(pid, signal.SIGHUP)
 
     def _new_journal(self, offset: int) -> str:
         try:
