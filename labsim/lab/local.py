@@ -32,7 +32,7 @@ from labsim.lab.model import MAIL_LOG, STATE_FILE, ExecResult, Lab, LabError, La
 from labsim.lab.setup import apply_spec
 from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.tools.lab_tools import LAB_TOOLS
-from labsim.mailserver.tools.service import Unit
+from labsim.mailserver.tools.service import Unit, installed_units
 
 WELL_KNOWN_PORTS = (110, 143, 993, 995)
 PORT_BASES = range(10000, 60001, 1000)
@@ -186,7 +186,10 @@ class LocalLab(Lab):
     def stop(self) -> None:
         if not self.root.is_dir():
             return
-        for name in self.spec.services:
+        # The learner may have started units the scenario did not list (`service courier-imap-ssl
+        # start`): they are detached children too, and must not outlive the lab.
+        extra = [u for u in installed_units(self.labroot) if u not in self.spec.services]
+        for name in [*self.spec.services, *(u for u in extra if Unit(self.labroot, u).pid() is not None)]:
             self.service("stop", name)
 
     def destroy(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -281,3 +282,22 @@ def test_a_courier_lab_starts_its_units_and_reports_its_server(labsim_home: Path
         assert lab.status().state == "stopped"
     finally:
         lab.destroy()
+
+
+def test_destroy_stops_units_the_learner_started_by_hand(labsim_home: Path) -> None:
+    spec = small_spec()
+    spec.services = []  # the scenario starts nothing; the learner does
+    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    assert isinstance(lab, LocalLab)
+    try:
+        lab.start()
+        started = lab.exec(["service", "dovecot", "start"])
+        assert started.ok, started.output
+        pid = lab.server_pid()
+        assert pid is not None
+    finally:
+        lab.destroy()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):  # the server exits within its stop grace
+            os.kill(pid, 0)
+            time.sleep(0.1)
