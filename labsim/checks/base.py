@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +70,9 @@ def what(spec: CheckSpec) -> str:
 
 
 def verdict(spec: CheckSpec, passed: bool, detail: str, transcript: str = "") -> CheckResult:
-    text = f"{what(spec)}: {'OK' if passed else 'not yet'}. {detail.strip()}"
+    # A quoted server line ends its own sentence: "...failed." needs no second full stop.
+    detail = re.sub(r'([.!?])"\.(?=\s|$)', r'\1"', detail.strip())
+    text = f"{what(spec)}: {'OK' if passed else 'not yet'}. {detail}"
     return CheckResult(
         check_id=spec.id,
         type=spec.type,
@@ -79,3 +82,41 @@ def verdict(spec: CheckSpec, passed: bool, detail: str, transcript: str = "") ->
         message=text,
         transcript=transcript,
     )
+
+
+# --- wording shared by every check's message, so they read alike ---
+
+
+def said(text: str, limit: int = 160) -> str:
+    """A line the server or a tool printed, quoted as it was said (no Python escapes); long ones cut."""
+    text = text.strip()
+    if not text:
+        return "nothing"
+    # IMAP's answers after a login carry the whole capability list; it hides the words that matter.
+    text = re.sub(r"\[CAPABILITY [^\]]*\]", "[CAPABILITY ...]", text)
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return f'"{text}"'
+
+
+def value(text: str) -> str:
+    """A setting's value or a word a check looks for, as a learner would type it."""
+    return f"`{text}`" if text.strip() else "an empty value"
+
+
+def count(n: int | None, word: str, plural: str = "") -> str:
+    """'1 message', '3 messages', 'no messages'."""
+    many = plural or f"{word}s"
+    if n is None:
+        return many
+    if n == 0:
+        return f"no {many}"
+    return f"{n} {word if n == 1 else many}"
+
+
+def listing(items: list[str] | list[int], last: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    words = [str(i) for i in items]
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"

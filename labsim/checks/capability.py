@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from labsim.checks.base import p_float, p_int, p_list, p_str, verdict
+from labsim.checks.base import listing, p_float, p_int, p_list, p_str, said, verdict
 from labsim.checks.clients import Imap, Pop3
+from labsim.checks.explain import announcement, failure
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
 from labsim.lab.model import Lab
@@ -36,10 +37,18 @@ def capability(lab: Lab, spec: CheckSpec) -> CheckResult:
     )
     wanted = []
     if contains:
-        wanted.append("announcing " + ", ".join(contains))
+        wanted.append("to announce " + listing(contains))
     if lacks:
-        wanted.append("not announcing " + ", ".join(lacks))
-    expected = f"Expected {protocol.upper()} " + " and ".join(wanted)
+        wanted.append(("and not " if contains else "not to announce ") + listing(lacks, "or"))
+    asked = {"plain": "without TLS", "starttls": "after STARTTLS", "tls": "over implicit TLS"}[
+        p_str(spec, "transport", "plain")
+    ]
+    if p_str(spec, "source", "secure") == "insecure":
+        asked += " from the non-secure address 127.0.0.2"
+    if after_login:
+        asked += " after the login"
+    verb = "CAPABILITY" if protocol == "imap" else "CAPA"
+    expected = f"Expected {protocol.upper()}'s {verb} ({asked}) " + " ".join(wanted)
     try:
         with d:
             client: Imap | Pop3 = Imap(d) if protocol == "imap" else Pop3(d)
@@ -47,7 +56,7 @@ def capability(lab: Lab, spec: CheckSpec) -> CheckResult:
             if after_login:
                 outcome = client.login(p_str(spec, "user"), p_str(spec, "password"))
                 if not outcome.ok:
-                    raise ProbeFailed(f"the login before asking was refused: {outcome.answer!r}")
+                    raise ProbeFailed(f"the login before asking was refused: {said(outcome.answer)}")
             lines = client.capabilities()
             if isinstance(client, Imap):
                 shown = " ".join(lines)
@@ -56,15 +65,16 @@ def capability(lab: Lab, spec: CheckSpec) -> CheckResult:
                 shown = "; ".join(lines)
                 client.quit()
     except ProbeFailed as exc:
-        return verdict(spec, False, f"{expected}, but {exc}.", d.transcript)
+        return verdict(spec, False, f"{expected}, but {exc}.{failure(str(exc))}", d.transcript)
     rows = [" ".join(lines)] if protocol == "imap" else lines
     missing = [c for c in contains if not announced(c, rows)]
     present = [c for c in lacks if announced(c, rows)]
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append("missing " + listing(missing))
     if present:
-        problems.append("announced although it should not be: " + ", ".join(present))
-    seen = f"The server announced: {shown or '(nothing)'}."
-    detail = f"{expected}. {seen}" + (f" Problem: {'; '.join(problems)}." if problems else "")
+        problems.append("announced although it should not be: " + listing(present))
+    detail = f"{expected}. It announced: {shown or 'nothing'}."
+    if problems:
+        detail += f" Problem: {'; '.join(problems)}. {announcement(missing + present)}".rstrip()
     return verdict(spec, not problems, detail, d.transcript)

@@ -27,7 +27,7 @@ def cram_md5_response(user: str, password: str, challenge_b64: str) -> str:
     try:
         challenge = base64.b64decode(challenge_b64.strip(), validate=True)
     except ValueError as exc:
-        raise ProbeFailed(f"the CRAM-MD5 challenge {challenge_b64!r} is not base64") from exc
+        raise ProbeFailed(f'the CRAM-MD5 challenge "{challenge_b64}" is not base64') from exc
     digest = hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()
     return b64(f"{user} {digest}")
 
@@ -51,7 +51,7 @@ class Imap:
             return ""
         self.greeting = self.d.line()
         if not self.greeting.startswith("* OK") and not self.greeting.startswith("* PREAUTH"):
-            raise ProbeFailed(f"{self.d.where} greeted with {self.greeting!r} instead of '* OK ...'")
+            raise ProbeFailed(f'{self.d.where} greeted with "{self.greeting}" instead of "* OK ..."')
         return self.greeting
 
     def command(self, text: str, shown: str | None = None) -> tuple[list[str], str]:
@@ -90,13 +90,13 @@ class Imap:
             if line.upper().startswith("* CAPABILITY "):
                 caps += line.split()[2:]
         if not answer.startswith("OK"):
-            raise ProbeFailed(f"CAPABILITY was answered with {answer!r}")
+            raise ProbeFailed(f'CAPABILITY was answered with "{answer}"')
         return caps
 
     def examine(self, folder: str) -> int:
         untagged, answer = self.command(f"EXAMINE {imap_quote(folder)}")
         if not answer.startswith("OK"):
-            raise ProbeFailed(f"EXAMINE {folder} was answered with {answer!r}")
+            raise ProbeFailed(f'EXAMINE {folder} was answered with "{answer}"')
         for line in untagged:
             m = re.match(r"\* (\d+) EXISTS", line, re.IGNORECASE)
             if m:
@@ -131,7 +131,7 @@ class Pop3:
             return ""
         self.greeting = self.d.line()
         if not self.greeting.startswith("+OK"):
-            raise ProbeFailed(f"{self.d.where} greeted with {self.greeting!r} instead of '+OK ...'")
+            raise ProbeFailed(f'{self.d.where} greeted with "{self.greeting}" instead of "+OK ..."')
         return self.greeting
 
     def command(self, text: str, shown: str | None = None) -> str:
@@ -172,7 +172,7 @@ class Pop3:
     def capabilities(self) -> list[str]:
         first, lines = self.multiline("CAPA")
         if not first.startswith("+OK"):
-            raise ProbeFailed(f"CAPA was answered with {first!r}")
+            raise ProbeFailed(f'CAPA was answered with "{first}"')
         return lines
 
     def quit(self) -> None:

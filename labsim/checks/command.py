@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from labsim.checks.base import p_float, p_int, p_list, p_opt, verdict
+from labsim.checks.base import listing, p_float, p_int, p_list, p_opt, said, verdict
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT
 from labsim.lab.model import Lab
@@ -22,25 +22,46 @@ def command(lab: Lab, spec: CheckSpec) -> CheckResult:
     transcript += f"[exit {result.code}]\n"
     want_code = p_int(spec, "exit_code")
     want_code = 0 if want_code is None else want_code
+    out = result.output
+    contains, lacks = p_list(spec, "output_contains"), p_list(spec, "output_not_contains")
+    pattern = p_opt(spec, "output_matches")
+    shows = p_opt(spec, "shows")
     problems = []
-    if result.code == 124 and "timed out" in result.output:
+    if result.code == 124 and "timed out" in out:
         problems.append(f"it did not finish within {timeout:g} seconds")
     elif result.code != want_code:
         problems.append(f"it should exit with {want_code}, not {result.code}")
-    out = result.output
-    problems += [f"its output should contain {s!r}" for s in p_list(spec, "output_contains") if s not in out]
-    problems += [
-        f"its output should not contain {s!r}" for s in p_list(spec, "output_not_contains") if s in out
-    ]
-    pattern = p_opt(spec, "output_matches")
+    problems += [f'its output should contain "{s}"' for s in contains if s not in out]
+    problems += [_still_says(out, s) for s in lacks if s in out]
     if pattern is not None:
         try:
             if not re.search(pattern, out, re.MULTILINE):
-                problems.append(f"its output should match /{pattern}/")
+                # A scenario that says in words what the output shows is spared the raw pattern.
+                problems.append(
+                    "its output does not show that" if shows else f"its output should match /{pattern}/"
+                )
         except re.error as exc:
             problems.append(f"the check's pattern is broken: {exc}")
-    last = out.strip().splitlines()[-1:] or ["(no output)"]
-    detail = f"Ran `{shown}`: exit {result.code}, last line {last[0]!r}."
+    last = (out.strip().splitlines()[-1:] or [""])[0].strip()
+    # A problem that quotes the unwanted line (or the last line itself) has said what the last line says.
+    quoted = any(w in last for w in lacks if w in out) or any(last and said(last, 300) in p for p in problems)
+    seen = f"exit status {result.code}"
+    if not quoted:
+        seen += f", last line {said(last)}" if last else ", no output"
+    if not shows:
+        wants = [f"exit with {want_code}"] + [f'print "{s}"' for s in contains]
+        wants += [f'not print "{s}"' for s in lacks]
+        wants += [f"print a line matching /{pattern}/"] if pattern is not None else []
+        shows = f"`{shown}` to {listing(wants)}"
+    detail = f"Expected {shows.rstrip('.')}. Seen: {seen}."
     if problems:
         detail += " Problem: " + "; ".join(problems) + "."
     return verdict(spec, not problems, detail, transcript)
+
+
+def _still_says(output: str, word: str) -> str:
+    """The unwanted word in the line that holds it: the line is what the learner must read."""
+    lines = [line.strip() for line in output.splitlines() if word in line]
+    others = len(lines) - 1
+    more = f" (and {others} more line{'s' if others > 1 else ''} like it)" if others else ""
+    return f'its output should not contain "{word}", but it says {said(lines[0], 300)}{more}'

@@ -2,47 +2,49 @@
 
 from __future__ import annotations
 
-from labsim.checks.base import p_float, p_int, p_opt, p_str, verdict
+from labsim.checks.base import p_float, p_int, p_opt, p_str, said, verdict
 from labsim.checks.clients import Imap, LoginOutcome, Pop3, expected_outcome
+from labsim.checks.explain import accepted, failure, refusal
+from labsim.checks.maillog import lines_since, log_offset, log_says, log_section
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
 from labsim.lab.model import Lab
 from labsim.scenario.model import CheckSpec
 
-
-def _describe_expect(expect: str) -> str:
-    low = expect.lower()
-    if low == "success":
-        return "the login to succeed"
-    if low == "failure":
-        return "the login to be refused"
-    return f"the login to be refused with {expect!r}"
+VIA = {"plain": "without TLS", "starttls": "after STARTTLS", "tls": "over implicit TLS"}
+PLAIN_COMMAND = {"imap": "the LOGIN command", "pop3": "USER and PASS"}
 
 
-def _how(spec: CheckSpec, protocol: str) -> str:
-    user = p_str(spec, "user")
+def how(spec: CheckSpec, protocol: str) -> str:
+    """'alice's IMAP login (LOGIN command, without TLS, from the non-secure address 127.0.0.2)'."""
     mech = p_opt(spec, "mechanism")
     transport = p_str(spec, "transport", "plain")
-    source = p_str(spec, "source", "secure")
-    via = {"plain": "without TLS", "starttls": "after STARTTLS", "tls": "over implicit TLS"}[transport]
-    by = f" with {mech}" if mech else ""
-    src = " from the non-secure address 127.0.0.2" if source == "insecure" else ""
-    return f"{user} logging in to {protocol.upper()}{by} {via}{src}"
+    parts = [f"{mech} mechanism" if mech and mech != "USER" else PLAIN_COMMAND[protocol], VIA[transport]]
+    if p_str(spec, "source", "secure") == "insecure":
+        parts.append("from the non-secure address 127.0.0.2")
+    return f"{p_str(spec, 'user')}'s {protocol.upper()} login ({', '.join(parts)})"
+
+
+def wanted(expect: str) -> str:
+    low = expect.lower()
+    if low == "success":
+        return "to succeed"
+    if low == "failure":
+        return "to be refused"
+    return f'to be refused with "{expect}"'
 
 
 def login_check(lab: Lab, spec: CheckSpec, protocol: str) -> CheckResult:
     expect = p_str(spec, "expect", "success")
     # No mechanism: IMAP's LOGIN command or POP3's USER/PASS, which work whatever auth_mechanisms says.
     mech = p_opt(spec, "mechanism")
+    transport = p_str(spec, "transport", "plain")
+    source = p_str(spec, "source", "secure")
     d = Dialogue(
-        lab,
-        protocol,
-        p_str(spec, "transport", "plain"),
-        p_int(spec, "port"),
-        p_str(spec, "source", "secure"),
-        p_float(spec, "timeout", DEFAULT_TIMEOUT),
+        lab, protocol, transport, p_int(spec, "port"), source, p_float(spec, "timeout", DEFAULT_TIMEOUT)
     )
-    wanted = f"Expected {_describe_expect(expect)} for {_how(spec, protocol)}"
+    expected = f"Expected {how(spec, protocol)} {wanted(expect)}"
+    offset = log_offset(lab)
     try:
         with d:
             client: Imap | Pop3 = Imap(d) if protocol == "imap" else Pop3(d)
@@ -53,10 +55,20 @@ def login_check(lab: Lab, spec: CheckSpec, protocol: str) -> CheckResult:
             else:
                 client.quit()
     except ProbeFailed as exc:
-        return verdict(spec, False, f"{wanted}, but {exc}.", d.transcript)
+        log = lines_since(lab, offset)
+        detail = f"{expected}, but {exc}.{failure(str(exc))}{log_says(log)}"
+        return verdict(spec, False, detail, d.transcript + log_section(log))
     passed = expected_outcome(expect, outcome)
-    seen = "it succeeded" if outcome.ok else "it was refused"
-    return verdict(spec, passed, f"{wanted}; {seen}: {outcome.answer!r}.", d.transcript)
+    if outcome.ok:
+        detail = f"{expected}; the server accepted it: {said(outcome.answer)}."
+        if not passed:
+            detail += " " + accepted(source == "insecure", transport)
+    else:
+        detail = f"{expected}; the server refused it: {said(outcome.answer)}."
+        if not passed:
+            detail += " " + (refusal(outcome.answer) or "That is not the refusal asked for.")
+    transcript = d.transcript if passed else d.transcript + log_section(lines_since(lab, offset))
+    return verdict(spec, passed, detail.rstrip(), transcript)
 
 
 def imap_login(lab: Lab, spec: CheckSpec) -> CheckResult:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-from labsim.checks.base import p_float, p_int, p_str, verdict
+from labsim.checks.base import count, listing, p_float, p_int, p_str, said, verdict
 from labsim.checks.clients import Imap, Pop3
+from labsim.checks.explain import refusal
+from labsim.checks.maillog import lines_since, log_offset, log_section
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
 from labsim.lab.model import Lab, LabError
@@ -38,8 +40,12 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
     protocol = p_str(spec, "protocol", "imap")
     user, folder = p_str(spec, "user"), p_str(spec, "folder", "INBOX")
     want = p_int(spec, "count")
-    expected = f"Expected {user} to see {want} message(s) in {folder} over {protocol.upper()}"
+    if want == 0 and folder.upper() != "INBOX":
+        expected = f"Expected {user} to see the folder {folder} (empty) over {protocol.upper()}"
+    else:
+        expected = f"Expected {user} to see {count(want, 'message')} in {folder} over {protocol.upper()}"
     d = _dialogue(lab, spec, protocol)
+    offset = log_offset(lab)
     try:
         with d:
             if protocol == "imap":
@@ -47,7 +53,7 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
                 imap.greet()
                 outcome = imap.login(user, p_str(spec, "password"))
                 if not outcome.ok:
-                    raise ProbeFailed(f"the login was refused: {outcome.answer!r}")
+                    raise ProbeFailed(_refused(outcome.answer))
                 seen = imap.examine(folder)
                 imap.logout()
             else:
@@ -57,19 +63,30 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
                 pop.greet()
                 outcome = pop.login(user, p_str(spec, "password"))
                 if not outcome.ok:
-                    raise ProbeFailed(f"the login was refused: {outcome.answer!r}")
+                    raise ProbeFailed(_refused(outcome.answer))
                 answer = pop.command("STAT")
                 m = re.match(r"\+OK (\d+)", answer)
                 if not m:
-                    raise ProbeFailed(f"STAT was answered with {answer!r}")
+                    raise ProbeFailed(f"STAT was answered with {said(answer)}")
                 seen = int(m.group(1))
                 pop.quit()
     except ProbeFailed as exc:
-        return verdict(spec, False, f"{expected}, but {exc}.", d.transcript)
-    detail = f"{expected}; the server shows {seen}."
-    if seen != want:
-        detail += " If the number is 0, the server is probably looking in the wrong place for the mail."
+        detail = f"{expected}, but {exc}."
+        if "doesn't exist" in str(exc) or "does not exist" in str(exc):
+            detail += f" Dovecot looks for {user}'s folders where mail_location points."
+        return verdict(spec, False, detail, d.transcript + log_section(lines_since(lab, offset)))
+    detail = f"{expected}; the server shows {count(seen, 'message')}."
+    if seen == 0 and want:
+        detail += (
+            " No messages at all usually means Dovecot looks for the mail where there is none: "
+            "compare `doveconf -h mail_location` with where the mail really is."
+        )
     return verdict(spec, seen == want, detail, d.transcript)
+
+
+def _refused(answer: str) -> str:
+    why = refusal(answer)
+    return f"the login was refused: {said(answer)}" + (f". {why.rstrip('.')}" if why else "")
 
 
 def crlf_size(data: bytes) -> int:
@@ -131,7 +148,7 @@ def disk_sizes(lab: Lab, user: str) -> tuple[list[int], list[int], str]:
         mbox = expand(inbox) or f"{expand(path).rstrip('/')}/inbox"
         messages = mbox_messages(lab.read_file(mbox))
         return sorted(crlf_size(m) for m in messages), sorted(len(m) for m in messages), mbox
-    raise LabError(f"mail_location {location!r} names a format the checker cannot read")
+    raise LabError(f"mail_location `{location}` names a format the checker cannot read")
 
 
 def pop3_sizes(lab: Lab, spec: CheckSpec) -> CheckResult:
@@ -144,24 +161,26 @@ def pop3_sizes(lab: Lab, spec: CheckSpec) -> CheckResult:
             pop.greet()
             outcome = pop.login(user, p_str(spec, "password"))
             if not outcome.ok:
-                raise ProbeFailed(f"the login was refused: {outcome.answer!r}")
+                raise ProbeFailed(_refused(outcome.answer))
             first, rows = pop.multiline("LIST")
             if not first.startswith("+OK"):
-                raise ProbeFailed(f"LIST was answered with {first!r}")
+                raise ProbeFailed(f"LIST was answered with {said(first)}")
             pop.quit()
     except ProbeFailed as exc:
         return verdict(spec, False, f"{expected}, but {exc}.", d.transcript)
     try:
         listed = sorted(int(row.split()[1]) for row in rows)
     except (IndexError, ValueError):
-        return verdict(spec, False, f"{expected}, but LIST lines are malformed: {rows!r}.", d.transcript)
+        shown = said("; ".join(rows))
+        detail = f'{expected}, but the LIST lines are not "number size": {shown}.'
+        return verdict(spec, False, detail, d.transcript)
     sizes, stored, where = disk_sizes(lab, user)
-    transcript = d.transcript + f"# CRLF sizes of the files under {where}: {sizes}\n"
+    transcript = d.transcript + f"# the messages under {where}, counted with CRLF: {listing(sizes)} bytes\n"
     if not sizes:
         return verdict(spec, False, f"{expected}, but no messages were found under {where}.", transcript)
     detail = (
-        f"{expected}: the messages under {where} hold {stored} bytes as stored, {sizes} counted with CRLF; "
-        f"LIST gave {listed}."
+        f"{expected}: the messages under {where} hold {listing(stored)} bytes as stored, "
+        f"{listing(sizes)} counted with CRLF; LIST gave {listing(listed) or 'none'}."
     )
     if listed != sizes:
         detail += " POP3 counts every line end as two bytes (CRLF) even where the file stores LF."

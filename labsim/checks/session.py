@@ -73,6 +73,28 @@ def client_argv(lab: Lab, protocol: str, transport: str, port: int, source: str)
     return ["sh", "-c", "stty -echo 2>/dev/null; exec " + shlex.join(cmd)]
 
 
+def shown_argv(protocol: str, transport: str, port: int, source: str) -> list[str]:
+    """The client command as an admin would type it: without the pty plumbing and labsim's interpreter."""
+    bind = INSECURE_SOURCE if source == "insecure" else None
+    if transport == "plain":
+        argv = ["python3", "-m", "labsim.mailserver.tools.linechat", HOST, str(port)]
+        return argv + (["--source", bind] if bind else [])
+    cmd = ["openssl", "s_client", "-quiet", "-crlf", "-connect", f"{HOST}:{port}"]
+    if transport == "starttls":
+        cmd += ["-starttls", protocol]
+    return cmd + (["-bind", f"{bind}:0"] if bind else [])
+
+
+def openssl_reason(text: str) -> str:
+    """'40A7...:error:0A000126:SSL routines:ssl3_read_n:unexpected eof while reading:../ssl/...' ->
+    'unexpected eof while reading'; 'connect:errno=111' -> 'errno=111'."""
+    parts = text.split(":")
+    if len(parts) >= 6 and parts[1] == "error":
+        return parts[5].strip()
+    errno = {"errno=104": "the connection was reset", "errno=111": "connection refused"}
+    return errno.get(parts[-1].strip(), parts[-1].strip())
+
+
 class Dialogue:
     """One connection. Use as a context manager; `transcript` keeps everything said."""
 
@@ -99,13 +121,17 @@ class Dialogue:
         self.unechoed: list[str] = []
         self.child: Any = None
         self.argv = client_argv(lab, protocol, transport, self.port, source)
+        self.shown = shown_argv(protocol, transport, self.port, source)
         self.where = f"{protocol.upper()} on port {self.well_known}" + (
             f" (local port {self.port})" if self.port != self.well_known else ""
         )
 
     # --- lifecycle ---
     def __enter__(self) -> Dialogue:
-        self.lines.append(f"$ {shlex.join(self.argv)}")
+        self.lines.append(f"$ {shlex.join(self.shown)}")
+        if self.transport == "starttls":
+            starttls = "STLS" if self.protocol == "pop3" else "STARTTLS"
+            self.lines.append(f"   [openssl: greeting read, {starttls} sent, TLS handshake made]")
         self.child = self.lab.spawn(self.argv, timeout=self.timeout)
         if getattr(self.child, "encoding", None):
             # A hostile or broken server may send bytes that are not UTF-8; show them, do not crash.
@@ -176,7 +202,11 @@ class Dialogue:
 
     def _record(self, text: str) -> None:
         for part in text.replace("\r", "").split("\n"):
-            if part.startswith(_OPENSSL_NOISE) or part.startswith(("[", "linechat:")):
+            ours = part.startswith(_OPENSSL_NOISE) or part.startswith(("[", "linechat:"))
+            if self.transport == "starttls" and part.startswith(". "):
+                # openssl tags its own IMAP commands "."; what the server answers them is openssl's part.
+                self.lines.append(f"   S (to openssl): {part}")
+            elif ours or _OPENSSL_ERROR.match(part):
                 self.lines.append(f"   {part}")
             else:
                 self.lines.append(f"S: {part}")
@@ -195,9 +225,11 @@ class Dialogue:
         if "connection refused" in low or "errno=111" in low or low.endswith("failed: connection refused"):
             return f"nothing listens on {self.where}: the connection was refused"
         if "connect" in low and ("fail" in low or "errno" in low):
-            return f"could not connect to {self.where}: {text.strip()}"
+            reason = openssl_reason(text) if _OPENSSL_ERROR.match(text) else text.strip()
+            return f"could not connect to {self.where} ({reason})"
         if self.transport != "plain" and (
             not text or any(w in low for w in ("ssl", "tls", "handshake", "errno"))
         ):
-            return f"the TLS handshake with {self.where} failed" + (f": {text.strip()}" if text else "")
-        return f"{self.where} closed the connection" + (f" after: {text.strip()}" if text else "")
+            why = f" (openssl: {openssl_reason(text)})" if _OPENSSL_ERROR.match(text) else ""
+            return f"the TLS handshake with {self.where} failed: the server closed the connection{why}"
+        return f"{self.where} closed the connection" + (f' after saying "{text.strip()}"' if text else "")

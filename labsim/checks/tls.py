@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from labsim.checks.base import p_float, p_int, p_mode, p_opt, verdict
+from labsim.checks.maillog import lines_since, log_offset, log_says, log_section
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, lab_port
 from labsim.lab.model import Lab, LabError
@@ -57,29 +58,31 @@ def tls_certificate(lab: Lab, spec: CheckSpec) -> CheckResult:
         port = p_int(spec, "port") or 993
         starttls = {143: "imap", 110: "pop3"}.get(port, "")
     where = f"port {port}" + (f" after STARTTLS ({starttls})" if starttls else "")
+    want_cn, days_min = p_opt(spec, "subject_cn"), p_int(spec, "valid_days_min")
+    key_path, want_mode = p_opt(spec, "key_path"), p_mode(spec, "key_mode")
+    expected = f"Expected a certificate on {where}" + _wanted(spec, want_cn, days_min, key_path, want_mode)
+    offset = log_offset(lab)
     transcript, pem = served_certificate(lab, port, starttls, timeout)
     if pem is None:
-        return verdict(
-            spec,
-            False,
-            f"Expected a certificate on {where}, but no TLS handshake succeeded there.",
-            transcript,
-        )
+        log = lines_since(lab, offset)
+        if "Connection refused" in transcript or "errno=111" in transcript:
+            failure = "nothing listens there: the connection was refused"
+        else:
+            failure = "the server sent no certificate: the TLS handshake failed"
+        detail = f"{expected}, but {failure}.{log_says(log)}"
+        return verdict(spec, False, detail, transcript + log_section(log))
     cert = x509.load_pem_x509_certificate(pem.encode())
     problems: list[str] = []
     seen: list[str] = []
     cn = common_name(cert)
-    seen.append(f"subject CN={cn!r}")
-    want_cn = p_opt(spec, "subject_cn")
+    seen.append(f"subject CN = {cn}" if cn else "a subject without CN")
     if want_cn is not None and cn != want_cn:
-        problems.append(f"the subject's CN should be {want_cn!r}")
-    days_min = p_int(spec, "valid_days_min")
+        problems.append(f"the subject's CN should be {want_cn}, the name clients connect to")
     until = cert.not_valid_after_utc
     left = (until - datetime.datetime.now(datetime.UTC)).days
     seen.append(f"valid until {until:%Y-%m-%d} ({left} days)")
     if days_min is not None and left < days_min:
         problems.append(f"it should stay valid for at least {days_min} days")
-    key_path = p_opt(spec, "key_path")
     if spec.params.get("matches_key") and key_path:
         try:
             if key_matches(cert, lab.read_file(key_path)):
@@ -91,13 +94,26 @@ def tls_certificate(lab: Lab, spec: CheckSpec) -> CheckResult:
             problems.append(str(exc))
         except (ValueError, TypeError):
             problems.append(f"{key_path} holds no unencrypted PEM private key")
-    want_mode = p_mode(spec, "key_mode")
     if want_mode is not None and key_path:
         mode = file_mode(lab, key_path)
         seen.append(f"{key_path} mode {mode:04o}" if mode is not None else f"{key_path} missing")
         if mode != want_mode:
             problems.append(f"{key_path} should have mode {want_mode:04o}: a private key must stay private")
-    detail = f"Expected on {where}: a certificate that passes every point. Seen: {', '.join(seen)}."
+    detail = f"{expected}. Seen: {', '.join(seen)}."
     if problems:
         detail += " Problem: " + "; ".join(problems) + "."
     return verdict(spec, not problems, detail, transcript)
+
+
+def _wanted(spec: CheckSpec, cn: str | None, days: int | None, key: str | None, mode: int | None) -> str:
+    """' (CN = mail.example.org, matching the key in /etc/ssl/private/dovecot.pem, ...)' or ''."""
+    wanted = []
+    if cn is not None:
+        wanted.append(f"CN = {cn}")
+    if days is not None:
+        wanted.append(f"valid for at least {days} days")
+    if spec.params.get("matches_key") and key:
+        wanted.append(f"matching the key in {key}")
+    if mode is not None and key:
+        wanted.append(f"that key file with mode {mode:04o}")
+    return f" ({', '.join(wanted)})" if wanted else ""

@@ -104,7 +104,7 @@ def test_hostile_greeting_is_a_clear_failure(idle_lab: Lab) -> None:
     thread.join(5)
     assert not result.passed and result.error is None
     assert "greeted with" in result.message and "garbage" in result.message
-    assert "instead of '* OK ...'" in result.message
+    assert 'instead of "* OK ..."' in result.message
 
 
 def test_server_closing_midway_is_a_clear_failure(idle_lab: Lab) -> None:

@@ -30,7 +30,11 @@ def test_list_start_check_hint_solve_check_grade_stop(labsim: Labsim, tmp_path: 
     assert lines[0].startswith("FAIL  mail-location  0/1  mail_location as doveconf reports it")
     assert any(line.startswith("PASS  imap-answers  1/1") for line in lines)
     assert "score 2/7 (29%) · 2 of 5 checks passed" in first.out
-    assert "Expected `doveconf -h mail_location` to print 'maildir:~/Maildir'" in first.out
+    # The message follows its check's line without repeating the description that line shows.
+    assert lines[1] == (
+        "      not yet. Expected `doveconf -h mail_location` to print `maildir:~/Maildir`; "
+        "it printed `mbox:~/mail:INBOX=/var/mail/%u`."
+    )
     assert "running 5 checks" in first.err
     assert "| $ doveconf -h mail_location" not in first.out  # transcripts only when asked
     with_transcripts = labsim("check", "_example", "--transcript")

@@ -60,8 +60,11 @@ def _result_lines(scen: Scenario, result: CheckResult, transcripts: bool) -> lis
     label = LABELS.get(result.status, result.status.upper())
     description = scored.description if scored else ""
     lines = [f"{label:<5} {result.check_id}  {points}  {description}".rstrip()]
-    if result.message and (not result.passed or transcripts):
-        lines += [f"      {line}" for line in result.message.splitlines()]
+    message = result.message
+    if description and message.startswith(f"{description.rstrip('.')}: "):
+        message = message[len(description.rstrip(".")) + 2 :]  # the line above shows it already
+    if message and (not result.passed or transcripts):
+        lines += [f"      {line}" for line in message.splitlines()]
     if result.error:
         lines.append(f"      lab error: {result.error}")
     if transcripts and result.transcript:
