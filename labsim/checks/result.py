@@ -53,3 +53,9 @@ class CheckResult:
             duration_s=float(data.get("duration_s", 0.0)),
             error=None if data.get("error") is None else str(data["error"]),
         )
+
+
+def message_after(description: str, message: str) -> str:
+    """The message without its leading "DESCRIPTION: ", for listings that show the description already."""
+    head = f"{description.rstrip('.')}: "
+    return message[len(head) :] if description and message.startswith(head) else message

@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from labsim.checks.result import message_after
 from labsim.grading.score import CheckScore, Grade
 
 FORMATS = ("text", "json", "junit", "gradescope", "csv")
@@ -41,7 +42,8 @@ def _xml_text(text: str) -> str:
 
 
 def _check_output(check: CheckScore) -> str:
-    parts = [check.message] if check.message else []
+    message = message_after(check.description, check.message)  # the test's name carries the description
+    parts = [message] if message else []
     if check.error:
         parts.append(f"lab error: {check.error}")
     if check.transcript:
@@ -70,7 +72,8 @@ def render_text(grade: Grade, *, transcripts: bool = False) -> str:
         points = f"{_pts(check.points)}/{_pts(check.max_points)}"
         lines.append(f"  {label:<5} {check.check_id:<{width}}  {points:>7}  {check.description}".rstrip())
         if not check.passed:
-            for text in (check.message, f"lab error: {check.error}" if check.error else ""):
+            message = message_after(check.description, check.message)  # the line above has the description
+            for text in (message, f"lab error: {check.error}" if check.error else ""):
                 lines.extend(f"        {line}" for line in text.splitlines() if text)
         if transcripts and check.transcript:
             lines.extend(f"        | {line}" for line in check.transcript.splitlines())

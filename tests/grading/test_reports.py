@@ -34,6 +34,7 @@ def grade() -> Grade:
             False,
             0,
             1,
+            "Alice sees her 3 messages in INBOX over IMAP: not yet. "
             "expected 3 messages in INBOX, saw 0: Dovecot still reads /var/mail/alice",
             "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\na1 LOGIN alice wonderland\r\n\x07<junk & more>",
             1.5,
@@ -61,7 +62,8 @@ def test_text(grade: Grade) -> None:
         "task maildir\n"
         "  PASS  mail-location      1/1  mail_location as doveconf reports it\n"
         "  FAIL  alice-inbox        0/2  Alice sees her 3 messages in INBOX over IMAP\n"
-        "        expected 3 messages in INBOX, saw 0: Dovecot still reads /var/mail/alice\n"
+        # The message's leading description is not repeated under the line that shows it.
+        "        not yet. expected 3 messages in INBOX, saw 0: Dovecot still reads /var/mail/alice\n"
         "  ERROR imap-answers       0/1  IMAP still answers after the change\n"
         "        lab error: the lab is not running\n"
         "\n"
@@ -112,7 +114,8 @@ def test_junit_parses_back(grade: Grade) -> None:
     failure = cases["alice-inbox"].find("failure")
     assert failure is not None
     assert (
-        failure.get("message") == "expected 3 messages in INBOX, saw 0: Dovecot still reads /var/mail/alice"
+        failure.get("message") == "Alice sees her 3 messages in INBOX over IMAP: not yet. "
+        "expected 3 messages in INBOX, saw 0: Dovecot still reads /var/mail/alice"
     )
     assert failure.get("type") == "mailbox_count"
     out = cases["alice-inbox"].find("system-out")
@@ -168,7 +171,7 @@ def test_gradescope_results_json(grade: Grade) -> None:
         (2.0, 2.0, "passed"),
         (0.0, 1.0, "failed"),
     ]
-    assert tests[1]["output"].startswith("expected 3 messages in INBOX, saw 0")
+    assert tests[1]["output"].startswith("not yet. expected 3 messages in INBOX, saw 0")
     assert "transcript:\n* OK [CAPABILITY IMAP4rev1] Dovecot ready." in tests[1]["output"]
     assert tests[2]["output"] == "lab error: the lab is not running"
 

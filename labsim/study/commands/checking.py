@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from labsim.checks.result import CheckResult
+from labsim.checks.result import CheckResult, message_after
 from labsim.grading.reports import render
 from labsim.grading.score import Grade, score
 from labsim.scenario.model import Scenario
@@ -60,9 +60,7 @@ def _result_lines(scen: Scenario, result: CheckResult, transcripts: bool) -> lis
     label = LABELS.get(result.status, result.status.upper())
     description = scored.description if scored else ""
     lines = [f"{label:<5} {result.check_id}  {points}  {description}".rstrip()]
-    message = result.message
-    if description and message.startswith(f"{description.rstrip('.')}: "):
-        message = message[len(description.rstrip(".")) + 2 :]  # the line above shows it already
+    message = message_after(description, result.message)  # the line above shows the description
     if message and (not result.passed or transcripts):
         lines += [f"      {line}" for line in message.splitlines()]
     if result.error:
