@@ -219,3 +219,42 @@ def test_tls_below_1_2_is_refused_by_default(server: ServerProcess, lab_certs: L
     s = poplib.POP3_SSL("127.0.0.1", server.port(995), context=modern, timeout=10)
     assert s.sock.version() == "TLSv1.2"  # type: ignore[attr-defined]
     s.quit()
+
+
+CURL_MODES = {
+    # name: (scheme, port, extra curl options)
+    "plain": ("imap", 143, []),
+    "starttls": ("imap", 143, ["--ssl-reqd"]),
+    "implicit-tls": ("imaps", 993, []),
+}
+
+
+@curl
+@pytest.mark.parametrize("mode", sorted(CURL_MODES))
+def test_curl_imap_lists_uploads_and_fetches_back(
+    server: ServerProcess, lab_certs: LabCerts, mode: str, tmp_path: Path
+) -> None:
+    scheme, port, extra = CURL_MODES[mode]
+    base = [
+        "curl",
+        "-sS",
+        "--cacert",
+        str(lab_certs.ca_file),
+        "-u",
+        "alice:secret",
+        *extra,
+    ]
+    url = f"{scheme}://127.0.0.1:{server.port(port)}/"
+    folder = f"Uploads-{mode}"  # a folder per mode: the module's other tests count INBOX
+    r = run([*base, url, "-X", f"CREATE {folder}"])
+    assert r.returncode == 0, r.stderr
+    r = run([*base, url])
+    assert r.returncode == 0, r.stderr
+    listing = r.stdout.decode()
+    assert "INBOX" in listing and folder in listing, listing
+    message = tmp_path / "upload.eml"
+    message.write_bytes(f"From: bob@example.org\r\nSubject: sent by curl ({mode})\r\n\r\nhello\r\n".encode())
+    r = run([*base, "-T", str(message), url + folder])
+    assert r.returncode == 0, r.stderr
+    r = run([*base, url + f"{folder};UID=1"])
+    assert (r.returncode, r.stdout) == (0, message.read_bytes()), r.stderr
