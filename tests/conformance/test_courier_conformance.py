@@ -5,7 +5,8 @@ authdaemonrc (authmodulelist "authuserdb authpam", the SSL daemons off), the
 same /etc/courier/userdb compiled by each side's makeuserdb, one Unix account
 for authpam, and copies of the same Maildirs. What a client observes, what
 authtest prints and the log lines the dialogues cause must be the same; only
-client ports and seconds in log lines are normalised, and our own start/stop
+client ports and seconds in log lines, and the UIDVALIDITY of folders the
+scripts create (time-based on each side) are normalised, and our own start/stop
 log lines are left out by name (docs/courier.md, "Differences from Debian's
 Courier", lists them with what is not compared yet). Every other difference
 fails.
@@ -45,9 +46,15 @@ UNIX_USER, UNIX_UID = "unixer", 64999
 SECRET_HASH = (
     "$6$labsimconf$MmFimaKlq22rgMotI/W0uJVwQjrbw353T8JPHdSxMz6SdMfNgrw9Tb3LqIiLIL2/ll60ky7X98fz40DIwKr8J/"
 )
+# One user (and Maildir) per multi-command IMAP script: the scripts run at once.
+SCRIPT_USERS = ("folders", "renamer", "deleter", "flagger", "watcher")
 USERDB = "".join(
     f"{name}\tuid={NOBODY}|gid={NOBODY}|home=/home/{name}{extra}|systempw={SECRET_HASH}\n"
-    for name, extra in (("tester", ""), ("popper", "|mail=/home/popper/Maildir"))
+    for name, extra in (
+        ("tester", ""),
+        ("popper", "|mail=/home/popper/Maildir"),
+        *((u, "") for u in SCRIPT_USERS),
+    )
 )
 # Both servers' index files start empty with this UIDVALIDITY (Courier-IMAP's courierimapuiddb,
 # pop3d's courierpop3dsizelist, our dovecot-uidlist): UIDVALIDITY and UIDL values then match
@@ -111,7 +118,7 @@ def write_config(etc: Path, home: Path, pem: bytes, switches: Switches) -> None:
         os.chown(etc / name, 0, courier_gid)
     (etc / "userdb").write_text(USERDB)
     (etc / "userdb").chmod(0o600)
-    for user in ("tester", "popper", UNIX_USER):
+    for user in ("tester", "popper", UNIX_USER, *SCRIPT_USERS):
         maildir = home / user / "Maildir"
         for sub in ("tmp", "new", "cur"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
@@ -410,6 +417,260 @@ AUTHTESTS = {
 }
 
 
+# --- multi-session IMAP scripts (folders, messages, other sessions' changes) ---------------
+
+Step = tuple[str, str]  # (session name, command line); a session connects at its first step
+_LITERAL_LINE = re.compile(r"(?<=\})\r\n")
+# New folders get a time-based UIDVALIDITY on each side (the seeded 1234567890 stays).
+_NEW_UIDVALIDITY = re.compile(r"\b(UIDVALIDITY|APPENDUID|COPYUID) (?!1234567890\b)\d+")
+
+
+def literal(command: str, message: str) -> str:
+    """A command ending in a synchronizing literal, and the literal."""
+    return f"{command} {{{len(message.encode())}}}\r\n{message}"
+
+
+def imap_script(port: int, steps: list[Step], source: str) -> list[str]:
+    """Run the steps and collect every reply, each line marked with its session. A
+    literal is sent only after the server's `+` (imapd may refuse APPEND before it);
+    IDLE waits for the `+` line, and the session's next line (DONE) ends it."""
+    conns: dict[str, tuple[socket.socket, BinaryIO]] = {}
+    idle_tag: dict[str, str] = {}
+    out: list[str] = []
+
+    def reply(session: str, f: BinaryIO, tag: str) -> None:
+        while True:
+            raw = f.readline()
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            out.append(f"{session}: " + _NEW_UIDVALIDITY.sub(r"\1 n", text))
+            if not raw or text.startswith(tag + " "):
+                return
+
+    try:
+        for session, line in steps:
+            if session not in conns:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(source, 0))
+                conns[session] = (sock, sock.makefile("rb"))
+                out.append(f"{session}: {conns[session][1].readline().decode().rstrip()}")
+            sock, f = conns[session]
+            out.append(f"{session} C: {line.splitlines()[0]}")
+            tag = idle_tag.pop(session, "") if line == "DONE" else line.split(" ", 1)[0]
+            parts = _LITERAL_LINE.split(line)
+            for part in parts[:-1]:
+                sock.sendall(part.encode() + b"\r\n")
+                go_on = f.readline().decode().rstrip("\r\n")
+                out.append(f"{session}: {go_on}")
+                if not go_on.startswith("+"):
+                    break
+            else:
+                sock.sendall(parts[-1].encode() + b"\r\n")
+                if line.split(" ")[1:2] == ["IDLE"]:
+                    out.append(f"{session}: {f.readline().decode().rstrip()}")
+                    idle_tag[session] = tag
+                    continue
+                reply(session, f, tag)
+    except OSError as exc:
+        out.append(f"(connection lost: {exc})")
+    finally:
+        for sock, _f in conns.values():
+            sock.close()
+    return out
+
+
+def _one(*lines: str) -> list[Step]:
+    return [("A", line) for line in lines]
+
+
+MESSAGE = "From: x@example.com\r\nSubject: appended\r\n\r\nhello\r\n"
+IMAP_SCRIPTS: dict[str, tuple[str, list[Step]]] = {
+    # The INBOX. namespace: NAMESPACE, CREATE inside and outside it, LIST/LSUB patterns,
+    # SUBSCRIBE/UNSUBSCRIBE, STATUS, SELECT/EXAMINE and APPEND on folders.
+    "folders": (
+        "folders",
+        _one(
+            "a LOGIN folders secret",
+            "b NAMESPACE",
+            "c CREATE INBOX.Sent",
+            "d CREATE Sent",
+            "e CREATE INBOX",
+            "f CREATE inbox.Sent",
+            "g CREATE INBOX.a.b",
+            'h CREATE "INBOX.with space"',
+            "i CREATE INBOX.",
+            'j CREATE ""',
+            "k CREATE INBOX..z",
+            "l CREATE INBOX.y.",
+            'm LIST "" "*"',
+            'n LIST "" "%"',
+            'o LIST "INBOX" "%"',
+            'p LIST "" "INBOX.%"',
+            'q LIST "" "nosuch*"',
+            'r LIST "nosuch" "*"',
+            's LIST "" ""',
+            't LIST "" "inbox.*"',
+            't1 LIST "" *',
+            't2 LIST "" INBOX',
+            't3 LIST "" "INBOX.a.b"',
+            't4 LIST "" "INBOX.*.b"',
+            't5 LIST "INBOX.a" "*"',
+            't6 LIST "INBOX.a." "%"',
+            't7 LIST (SUBSCRIBED) "" "*"',
+            't8 LIST "" "INBOX.S%"',
+            't9 LIST "INBOX" ""',
+            't10 LIST "INBOX.a" ""',
+            "t11 STATUS inbox.sent (MESSAGES)",
+            "t12 STATUS inbox.Sent (MESSAGES)",
+            "t13 SELECT Inbox.Sent",
+            "t14 CLOSE",
+            "u SUBSCRIBE INBOX.Sent",
+            "u2 SUBSCRIBE INBOX.Sent",
+            "v SUBSCRIBE INBOX.nosuch",
+            "w SUBSCRIBE Sent",
+            "x SUBSCRIBE INBOX",
+            'y LSUB "" "*"',
+            'z LSUB "" "INBOX.%"',
+            "a1 UNSUBSCRIBE INBOX.Sent",
+            "a2 UNSUBSCRIBE INBOX.nosuch",
+            'a3 LSUB "" "*"',
+            "a4 UNSUBSCRIBE INBOX",
+            "a5 SUBSCRIBE INBOX.a.b",
+            'a6 LSUB "" "%"',
+            'a7 LSUB "" "*"',
+            "d1 STATUS INBOX.a.b (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)",
+            "d2 STATUS nosuch (MESSAGES)",
+            "d3 STATUS INBOX.nosuch (MESSAGES)",
+            "d4 SELECT INBOX.a.b",
+            "d5 EXAMINE INBOX.a",
+            "d6 SELECT INBOX.a.b",
+            literal("e1 APPEND INBOX.a.b", MESSAGE),
+            literal('e2 APPEND INBOX.a.b (\\Seen \\Flagged) "01-Jan-2020 10:00:00 +0000"', MESSAGE),
+            literal("e3 APPEND INBOX.nosuch", MESSAGE),
+            literal("e4 APPEND nosuch", MESSAGE),
+            "e5 NOOP",
+            "e6 FETCH 1:* (UID FLAGS)",
+            "e7 DELETE INBOX.a.b",
+            'f1 LIST "" "*"',
+            "z LOGOUT",
+        ),
+    ),
+    # RENAME and DELETE (imapd takes two seconds over each that reaches the folders: few of them).
+    "rename": (
+        "renamer",
+        _one(
+            "a LOGIN renamer secret",
+            "b CREATE INBOX.Sent",
+            "c CREATE INBOX.a.b",
+            "d CREATE INBOX.a.c",
+            "e RENAME INBOX.Sent INBOX.Sent2",
+            "f RENAME INBOX.Sent2 INBOX.a.b",
+            "g RENAME INBOX.a INBOX.n",
+            "h RENAME Sent2 y",
+            "i RENAME INBOX.Sent2 y",
+            'j LIST "" "*"',
+            "z LOGOUT",
+        ),
+    ),
+    "delete": (
+        "deleter",
+        _one(
+            "a LOGIN deleter secret",
+            "b CREATE INBOX.x.y",
+            "c DELETE INBOX.x.y",
+            "d DELETE INBOX.nosuch",
+            "e DELETE INBOX.x",
+            "f DELETE x",
+            "g CREATE INBOX.z",
+            "h SELECT INBOX.z",
+            "i DELETE INBOX.z",
+            "j DELETE INBOX",
+            'k LIST "" "*"',
+            "z LOGOUT",
+        ),
+    ),
+    # The selected state: STORE (and its FLAGS announcements), COPY, EXPUNGE, UID forms,
+    # CHECK, CLOSE, a read-only folder, and what needs a selected folder without one.
+    "messages": (
+        "flagger",
+        _one(
+            "a LOGIN flagger secret",
+            "a1 STORE 1 +FLAGS (\\Seen)",
+            "b CREATE INBOX.Copies",
+            "c SELECT INBOX",
+            "d STORE 1 +FLAGS (\\Seen)",
+            "e STORE 2 FLAGS.SILENT (\\Flagged)",
+            "f STORE 1:3 -FLAGS (\\Seen)",
+            "g UID STORE 2 +FLAGS (\\Deleted)",
+            "h STORE 1 +FLAGS (foo)",
+            "i STORE 9 +FLAGS (\\Seen)",
+            "j STORE 1 +FLAGS.SILENT (\\Answered)",
+            "j2 STORE 3 +FLAGS (\\Draft \\Seen)",
+            "j3 STORE 2:5 +FLAGS (\\Draft)",
+            "j4 STORE 2,9 -FLAGS (\\Draft)",
+            "j5 UID STORE 9 +FLAGS (\\Flagged)",
+            "k FETCH 1:* (FLAGS)",
+            "l COPY 1 INBOX.Copies",
+            "m COPY 1 INBOX.nosuch",
+            "n UID COPY 2:3 INBOX.Copies",
+            "n2 COPY 1 nosuch",
+            "o MOVE 1 INBOX.Copies",
+            "p CHECK",
+            "q EXPUNGE",
+            "r STORE 1 +FLAGS (\\Deleted)",
+            "s UID EXPUNGE 1",
+            "s2 UID EXPUNGE 3",
+            "t FETCH 1:* (UID FLAGS)",
+            "u STATUS INBOX.Copies (MESSAGES RECENT UNSEEN UIDNEXT)",
+            "v EXAMINE INBOX.Copies",
+            "w STORE 1 +FLAGS (\\Deleted)",
+            "x EXPUNGE",
+            "y CLOSE",
+            "y2 CLOSE",
+            "y3 CHECK",
+            "y4 EXPUNGE",
+            "y5 UID FETCH 1 FLAGS",
+            "y6 SELECT INBOX.Copies",
+            "y7 STORE 1:* +FLAGS (\\Deleted)",
+            "y8 CLOSE",
+            "y9 STATUS INBOX.Copies (MESSAGES)",
+            'y10 LIST "" "*"',
+            "y11 SELECT INBOX",
+            "y12 STORE 1:* +FLAGS.SILENT (\\Seen)",
+            'y13 LIST "" "*"',
+            "z LOGOUT",
+        ),
+    ),
+    # Two sessions on one INBOX: NOOP reports the other's STORE, EXPUNGE and APPEND; IDLE.
+    "other-session": (
+        "watcher",
+        [
+            ("A", "a LOGIN watcher secret"),
+            ("A", "b SELECT INBOX"),
+            ("B", "a LOGIN watcher secret"),
+            ("B", "b SELECT INBOX"),
+            ("B", "c STORE 1 +FLAGS (\\Flagged)"),
+            ("A", "c NOOP"),
+            ("B", "d STORE 2 +FLAGS (\\Deleted)"),
+            ("B", "e EXPUNGE"),
+            ("A", "d NOOP"),
+            ("B", literal("f APPEND INBOX", MESSAGE)),
+            ("A", "e NOOP"),
+            ("B", "g NOOP"),
+            ("A", "f IDLE"),
+            ("A", "DONE"),
+            ("A", "g CHECK"),
+            ("A", "h FETCH 1:* (UID FLAGS)"),
+            ("B", "i STORE 3 +FLAGS (\\Seen)"),
+            ("B", "j STORE 1 +FLAGS (\\Deleted)"),
+            ("B", "k EXPUNGE"),
+            ("A", "i NOOP"),
+            ("A", "j FETCH 1:* (UID FLAGS)"),
+            ("B", "h LOGOUT"),
+            ("A", "z LOGOUT"),
+        ],
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def peers() -> Iterator[dict[str, Peer]]:
     with running_peers({}) as both:
@@ -435,6 +696,8 @@ def transcripts(peers: dict[str, Peer]) -> dict[tuple[str, str, str], list[str]]
             jobs[(peer.name, "imap", name)] = partial(dialogue, peer.imap, "imap", lines, f"127.0.0.{n}")
         for n, (name, lines) in enumerate(POP3_DIALOGUES.items(), 30):
             jobs[(peer.name, "pop3", name)] = partial(dialogue, peer.pop3, "pop3", lines, f"127.0.0.{n}")
+        for n, (name, (_user, steps)) in enumerate(IMAP_SCRIPTS.items(), 50):
+            jobs[(peer.name, "script", name)] = partial(imap_script, peer.imap, steps, f"127.0.0.{n}")
         for name, args in AUTHTESTS.items():
 
             def run(p: Peer = peer, a: list[str] = args) -> list[str]:
@@ -464,6 +727,14 @@ def test_pop3_dialogue_matches_real_courier(
     transcripts: dict[tuple[str, str, str], list[str]], name: str
 ) -> None:
     assert transcripts[("ours", "pop3", name)] == transcripts[("real", "pop3", name)]
+
+
+@pytest.mark.parametrize("name", sorted(IMAP_SCRIPTS))
+def test_imap_script_matches_real_courier(
+    transcripts: dict[tuple[str, str, str], list[str]], name: str
+) -> None:
+    real, ours = transcripts[("real", "script", name)], transcripts[("ours", "script", name)]
+    assert ours == real, "\n".join(difflib.unified_diff(real, ours, "real", "ours", lineterm=""))
 
 
 @pytest.mark.parametrize("name", sorted(AUTHTESTS))

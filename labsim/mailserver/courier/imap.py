@@ -1,7 +1,9 @@
 """Courier-IMAP's face on the shared IMAP session: greeting, CAPABILITY, LOGIN replies, log lines.
 
-After login the shared mail-phase commands answer (their wording is
-Dovecot's; the docs list that as a known difference).
+After login the shared mail-phase commands run on Courier's folder names
+(`INBOX.Sent` for the Maildir++ folder `.Sent`, courier/folders.py) and
+answer in imapd's words, as Debian's Courier-IMAP 5.0 does (compared by
+tests/conformance/test_courier_conformance.py).
 """
 
 from __future__ import annotations
@@ -11,16 +13,36 @@ import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from labsim.mailserver.auth.model import AuthResult
 from labsim.mailserver.connection import ClientConn, ServerContext
 from labsim.mailserver.connection import ClientGone as ClientGoneShared
+from labsim.mailserver.courier import folders as FD
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
+from labsim.mailserver.imap import fetch as F
 from labsim.mailserver.imap import responses as R
-from labsim.mailserver.imap.commands import MailCommands, ReadLine, Reply
-from labsim.mailserver.imap.parser import Command
+from labsim.mailserver.imap.args import BadMailboxName, mailbox_name, normalize_flag
+from labsim.mailserver.imap.commands import MailCommands, ReadLine, Reply, flag_state
+from labsim.mailserver.imap.parser import (
+    Atom,
+    Command,
+    ParseError,
+    Value,
+    astring,
+    parse_sequence_set,
+    split_command,
+)
 from labsim.mailserver.imap.session import MAX_BAD_PRELOGIN, Disconnect, ImapSession
-from labsim.mailserver.storage.base import MailStorage, StorageError
+from labsim.mailserver.storage.base import (
+    Mailbox,
+    MailboxExists,
+    MailboxNameInvalid,
+    MailboxNotFound,
+    MailStorage,
+    MessageInfo,
+    StorageError,
+)
 
 GREETING = (
     "Courier-IMAP ready. Copyright 1998-2019 Double Precision, Inc.  "
@@ -43,21 +65,52 @@ OK_WORDS = {
     "UID SEARCH": "SEARCH done.",
     "STATUS": "STATUS Completed.",
     "NAMESPACE": "NAMESPACE completed.",
+    "CHECK": "CHECK completed",
+    "IDLE": "IDLE completed",
 }
+NO_FOLDER = "Mailbox does not exist, or must be subscribed to."
+INVALID_NAME = "Invalid mailbox name."
+# In the order of their Maildir letters (D F R S T), as imapd writes them.
+SYSTEM_FLAGS = ("\\Draft", "\\Flagged", "\\Answered", "\\Seen", "\\Deleted")
+_FLAGS_ITEM = re.compile(rb"FLAGS \(([^)]*)\)")
+_LITERAL_END = re.compile(rb"\{\d+\+?\}$")
+
+
+def courier_flags(flags: set[str], recent: bool) -> str:
+    """imapd's order: system flags, \\Recent, then keywords."""
+    out = [f for f in SYSTEM_FLAGS if f in flags]
+    if recent:
+        out.append("\\Recent")
+    out += sorted(f for f in flags if not f.startswith("\\"))
+    return "(" + " ".join(out) + ")"
 
 
 class CourierMailCommands(MailCommands):
-    """The shared mail-phase commands, with Courier's answers where they are plainly different."""
+    """The shared mail-phase commands on Courier's names, with imapd's answers."""
 
     def __init__(self, session: CourierImapSession, storage: MailStorage | None) -> None:
         super().__init__(session.ctx, session.mail_prefix, storage, session.send)
         self.session = session
         self._captured: list[str] | None = None  # untagged lines held back for rewording
+        self._names = FD.CourierNames(storage) if storage is not None else None
+
+    def _storage(self) -> MailStorage:
+        if self._names is None:
+            raise StorageError("Mail storage could not be opened")
+        return self._names
+
+    def _maildir(self) -> Path:
+        base = getattr(self.storage, "base", None)
+        if base is None:
+            raise StorageError("Mail storage could not be opened")
+        return Path(base)
 
     async def line(self, text: str) -> None:
         m = _STATUS_LINE.match(text)
         if m is not None:  # imapd quotes the name in STATUS replies too
             text = f'* STATUS "{m.group(1)}" {m.group(2)}'
+        elif text == "+ idling":
+            text = "+ entering idle mode"
         if self._captured is not None:
             self._captured.append(text)
         else:
@@ -71,6 +124,16 @@ class CourierMailCommands(MailCommands):
         finally:
             self._captured = None
 
+    async def _announce_flags(self, box: Mailbox) -> None:
+        keywords = "".join(f"{k} " for k in self.keywords)
+        await self.line(f"* FLAGS ({keywords}\\Draft \\Answered \\Flagged \\Deleted \\Seen \\Recent)")
+        if box.readonly:
+            await self.line("* OK [PERMANENTFLAGS ()] No permanent flags permitted")
+        else:
+            await self.line(
+                f"* OK [PERMANENTFLAGS ({keywords}\\* \\Draft \\Answered \\Flagged \\Deleted \\Seen)] Limited"
+            )
+
     async def select(self, cmd: Command) -> Reply:
         """imapd's SELECT/EXAMINE lines: its FLAGS order, no UNSEEN/UIDNEXT, MYRIGHTS (ACL)."""
         reply, lines = await self._capture(lambda: super(CourierMailCommands, self).select(cmd))
@@ -78,18 +141,11 @@ class CourierMailCommands(MailCommands):
         lines = [t for t in lines if not t.startswith("* OK [CLOSED]")]
         if reply.status != "OK" or self.box is None:
             if reply.status == "NO":
-                reply.text = "Mailbox does not exist, or must be subscribed to."
+                reply.text = NO_FOLDER
             for text in lines:
                 await self.line(text)
             return reply
-        keywords = "".join(f" {k}" for k in self.keywords)
-        await self.line(f"* FLAGS (\\Draft \\Answered \\Flagged \\Deleted \\Seen \\Recent{keywords})")
-        if self.box.readonly:
-            await self.line("* OK [PERMANENTFLAGS ()] No permanent flags permitted")
-        else:
-            await self.line(
-                "* OK [PERMANENTFLAGS (\\* \\Draft \\Answered \\Flagged \\Deleted \\Seen)] Limited"
-            )
+        await self._announce_flags(self.box)
         for text in lines:
             if text.endswith((" EXISTS", " RECENT")):
                 await self.line(text)
@@ -98,31 +154,346 @@ class CourierMailCommands(MailCommands):
             await self.line('* OK [MYRIGHTS "acdilrsw"] ACL')
         return reply
 
+    # --- folders (INBOX. namespace) ------------------------------------------------------
+
+    async def namespace(self, cmd: Command) -> Reply:
+        await self.line(FD.NAMESPACE)
+        return Reply("OK", "NAMESPACE completed.")
+
+    def _reference_exists(self, reference: str) -> bool:
+        try:
+            FD.to_storage(reference.rstrip(FD.SEP) or "INBOX")
+            return True
+        except MailboxNameInvalid:
+            return False
+
+    async def _listing(self, cmd: Command, verb: str) -> Reply:
+        args = cmd.args()
+        if verb == "LIST" and len(args) == 3 and isinstance(args[0], list):
+            args = args[1:]  # imapd takes RFC 5258's selection options and lists as ever
+        if len(args) != 2:
+            raise ParseError("Invalid arguments")
+        reference, name = astring(args[0]), astring(args[1])
+        pattern = FD.scan_pattern(reference, name, self._reference_exists(reference))
+        if pattern is not None:
+            maildir = self._maildir()
+            subscribed = FD.read_subscriptions(maildir) if verb == "LSUB" else None
+            for text in FD.list_lines(verb, maildir, pattern, name == "", subscribed):
+                await self.line(text)
+        return Reply("OK", f"{verb} completed")
+
     async def list_cmd(self, cmd: Command) -> Reply:
-        """imapd quotes every name and marks a folder holding new mail \\Marked."""
-        reply, lines = await self._capture(lambda: super(CourierMailCommands, self).list_cmd(cmd))
-        for text in lines:
-            m = _LIST_LINE.match(text)
-            if m is not None:
-                attrs, sep, name = m.group(1), m.group(2), m.group(3)
-                if not name.startswith('"'):
-                    name = f'"{name}"'
-                if "\\Noselect" not in attrs and self._has_new(name[1:-1]):
-                    attrs = " ".join(["\\Marked", *attrs.split()])
-                text = f"* LIST ({attrs}) {sep} {name}"
-            await self.line(text)
+        return await self._listing(cmd, "LIST")
+
+    async def lsub(self, cmd: Command) -> Reply:
+        return await self._listing(cmd, "LSUB")
+
+    def _one_name(self, cmd: Command) -> tuple[str, str]:
+        """(as the client wrote it, decoded) for commands taking one folder name."""
+        args = cmd.args()
+        if len(args) == 2 and cmd.name == "CREATE" and isinstance(args[1], list):
+            args = args[:1]
+        if len(args) != 1:
+            raise ParseError("Invalid arguments")
+        return astring(args[0]), mailbox_name(args[0])
+
+    async def create(self, cmd: Command) -> Reply:
+        raw, name = self._one_name(cmd)
+        folder = name[:-1] if name.endswith(FD.SEP) else name
+        if folder.upper() == FD.INBOX:
+            return Reply("NO", "INBOX already exists!")
+        try:
+            inner = FD.to_storage(folder)
+        except MailboxNameInvalid:
+            return Reply("NO", INVALID_NAME)
+        if folder != name:  # a trailing separator names a hierarchy: nothing to make in Maildir++
+            # imapd then looks for the new name's ACLs, which a name ending in "." cannot have.
+            self.ctx.log.error(self.session.login_prefix, f"Error reading ACLs for {raw}: Invalid argument")
+            return Reply("OK", f'"{raw}" created.')
+        assert self.storage is not None
+        try:
+            self.storage.create(inner)
+        except MailboxExists:
+            return Reply("NO", "Cannot create this folder.")
+        except MailboxNameInvalid:
+            return Reply("NO", INVALID_NAME)
+        return Reply("OK", f'"{raw}" created.')
+
+    async def delete(self, cmd: Command) -> Reply:
+        _raw, name = self._one_name(cmd)
+        if name.upper() == FD.INBOX:
+            return Reply("NO", "Cannot delete this folder.")
+        try:
+            inner = FD.to_storage(name)
+        except MailboxNameInvalid:
+            return Reply("NO", NO_FOLDER)
+        if self.box is not None and self.box.name == inner:
+            return Reply("NO", "Cannot delete currently-open folder.")
+        assert self.storage is not None
+        try:
+            self.storage.delete(inner)
+        except (MailboxNotFound, MailboxNameInvalid):
+            return Reply("NO", NO_FOLDER)
+        return Reply("OK", "Folder deleted.")
+
+    async def rename(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) != 2:
+            raise ParseError("Invalid arguments")
+        old, new = mailbox_name(args[0]), mailbox_name(args[1])
+        try:
+            inner_old, inner_new = FD.to_storage(old), FD.to_storage(new)
+        except MailboxNameInvalid:
+            return Reply("NO", INVALID_NAME)
+        if inner_old == FD.INBOX:
+            return Reply("NO", "INBOX rename not implemented.")
+        if inner_new == FD.INBOX:
+            return Reply("NO", "RENAME failed: File exists")
+        assert self.storage is not None
+        try:
+            self.storage.rename(inner_old, inner_new)
+        except MailboxExists:
+            return Reply("NO", "RENAME failed: File exists")
+        except MailboxNotFound:
+            pass  # imapd renames the folder and its subfolders: none of them is no error
+        except MailboxNameInvalid:
+            return Reply("NO", INVALID_NAME)
+        return Reply("OK", "Folder renamed.")
+
+    async def subscribe(self, cmd: Command) -> Reply:
+        _raw, name = self._one_name(cmd)
+        try:
+            FD.to_storage(name)
+        except MailboxNameInvalid:
+            return Reply("NO", INVALID_NAME)
+        folder = FD.from_storage(FD.to_storage(name))
+        maildir = self._maildir()
+        names = FD.read_subscriptions(maildir)
+        on = cmd.name == "SUBSCRIBE"
+        if on and folder not in names:
+            names.append(folder)
+        elif not on:
+            names = [n for n in names if n != folder]
+        user = self.session.user
+        uid, gid = (user.uid, user.gid) if user is not None else (-1, -1)
+        try:
+            FD.write_subscriptions(maildir, names, uid, gid)
+        except OSError as exc:
+            raise StorageError(f"{maildir}/{FD.SUBSCRIBE_FILE}: {exc.strerror}") from exc
+        return Reply("OK", "Folder subscribed." if on else "Folder unsubscribed.")
+
+    async def status(self, cmd: Command) -> Reply:
+        reply = await super().status(cmd)
+        if reply.status == "NO":
+            reply.text = NO_FOLDER
         return reply
 
-    def _has_new(self, name: str) -> bool:
+    # --- messages ------------------------------------------------------------------------
+
+    def append_refusal(self, first_line: bytes) -> str | None:
+        """imapd checks APPEND's folder before it sends `+ OK` for the message."""
+        _tag, cmd = split_command(_LITERAL_END.sub(b"", first_line))
         try:
-            return self._status_values(name)["RECENT"] > 0
-        except Exception:  # a folder that cannot be read is simply not marked
+            args = cmd.args() if cmd is not None else []
+            name = mailbox_name(args[0]) if args else ""
+        except (ParseError, BadMailboxName):
+            return None  # the command's own error comes after the literal
+        try:
+            inner = FD.to_storage(name)
+        except MailboxNameInvalid:
+            return INVALID_NAME
+        exists = getattr(self.storage, "exists", None)
+        if inner != FD.INBOX and callable(exists):
+            try:
+                if not exists(inner):
+                    return "[TRYCREATE] Must create mailbox before append"
+            except StorageError:
+                return None
+        return None
+
+    async def append(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if args:
+            try:
+                FD.to_storage(mailbox_name(args[0]))
+            except MailboxNameInvalid:
+                return Reply("NO", INVALID_NAME)
+        reply = await super().append(cmd)
+        reply.sync = False  # imapd reports the new message at the next command that looks
+        if reply.status == "OK":
+            reply.text = reply.text.replace("Append completed", "APPEND Ok.")
+        elif reply.text.startswith("[TRYCREATE]"):
+            reply.text = "[TRYCREATE] Must create mailbox before append"
+        return reply
+
+    async def copy(self, cmd: Command) -> Reply:
+        if cmd.name.endswith("MOVE"):  # Courier-IMAP 5.0 has no MOVE
+            return Reply("BAD", "Unknown command")
+        args = cmd.args()
+        if len(args) == 2:
+            try:
+                FD.to_storage(mailbox_name(args[1]))
+            except MailboxNameInvalid:
+                return Reply("BAD", INVALID_NAME)
+        reply = await super().copy(cmd)
+        reply.sync = False
+        if reply.status == "OK":
+            reply.text = reply.text.replace("Copy completed", "COPY completed.")
+        elif reply.text.startswith("[TRYCREATE]"):
+            reply.text = "[TRYCREATE] Mailbox does not exist."
+        return reply
+
+    def _fetch_line(
+        self,
+        box: Mailbox,
+        seq: int,
+        msg: MessageInfo,
+        req: F.FetchRequest,
+        needs_body: bool,
+        sets_seen: bool,
+    ) -> bytes:
+        data = super()._fetch_line(box, seq, msg, req, needs_body, sets_seen)
+        flags = f"FLAGS {courier_flags(msg.flags, msg.recent)}".encode()
+        return _FLAGS_ITEM.sub(lambda _m: flags, data, count=1)
+
+    def _store_targets(
+        self, box: Mailbox, set_text: str, uid: bool
+    ) -> tuple[list[tuple[int, MessageInfo]], int]:
+        """The messages a STORE names, in the set's order, up to the first sequence
+        number past the end, which imapd reports and stops at (0: none)."""
+        if uid:
+            return self._select_msgs(set_text, True), 0
+        count = len(box.messages)
+        picked: list[tuple[int, MessageInfo]] = []
+        for lo, hi in parse_sequence_set(set_text, count):
+            for n in range(lo, hi + 1):
+                if n < 1 or n > count:
+                    return picked, n
+                picked.append((n, box.messages[n - 1]))
+        return picked, 0
+
+    async def store(self, cmd: Command) -> Reply:
+        args = cmd.args()
+        if len(args) < 3 or not isinstance(args[0], Atom) or not isinstance(args[1], Atom):
+            raise ParseError("Invalid arguments")
+        uid = cmd.name.startswith("UID ")
+        item = args[1].upper()
+        silent = item.endswith(".SILENT")
+        base = item.removesuffix(".SILENT")
+        if base not in ("FLAGS", "+FLAGS", "-FLAGS"):
+            raise ParseError("Invalid arguments")
+        raw: list[Value] = list(args[2:])
+        if len(raw) == 1 and isinstance(raw[0], list):
+            raw = raw[0]
+        flags: set[str] = set()
+        for v in raw:
+            if not isinstance(v, Atom):
+                raise ParseError("Invalid arguments")
+            flags.add(normalize_flag(v.text))
+        flags.discard("\\Recent")
+        box = self._box()
+        if box.readonly:
+            return Reply("NO", "Current box is selected READ-ONLY.", sync=False)
+        targets, bad = self._store_targets(box, args[0].text, uid)
+        new_keywords = sorted(f for f in flags if not f.startswith("\\") and f not in self.keywords)
+        if new_keywords and base != "-FLAGS" and targets:
+            self.keywords = new_keywords + self.keywords
+            await self._announce_flags(box)
+        for seq, msg in targets:
+            current = set(msg.flags)
+            new = flags if base == "FLAGS" else current | flags if base == "+FLAGS" else current - flags
+            if new != current:
+                if "\\Deleted" in new and "\\Deleted" not in current:
+                    self.stats.deleted += 1
+                box.set_flags(msg, set(new))
+                self.known_flags[msg.uid] = flag_state(msg.flags, msg.recent)
+            if not silent:  # imapd reports every message named, changed or not
+                uid_part = f"UID {msg.uid} " if uid else ""
+                await self.line(f"* {seq} FETCH ({uid_part}FLAGS {courier_flags(msg.flags, msg.recent)})")
+        if bad:
+            await self.line(f"* NO Invalid message sequence number: {bad}")
+        return Reply("OK", "STORE completed.", sync=False)
+
+    async def _expunge_deleted(self, box: Mailbox, uids: list[int] | None, report: bool) -> None:
+        gone = [m.uid for m in box.messages if "\\Deleted" in m.flags and (uids is None or m.uid in uids)]
+        if not gone:
+            return
+        seqs = box.expunge(gone)
+        self.stats.expunged += len(seqs)
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
+        if not report:
+            return
+        for seq in seqs:
+            await self.line(f"* {seq} EXPUNGE")
+        await self.line(f"* {len(box.messages)} EXISTS")
+        await self.line(f"* {self._recent_count(box)} RECENT")
+        await self._keywords_changed(box)
+
+    async def _keywords_changed(self, box: Mailbox) -> None:
+        """imapd announces FLAGS again when the keywords in use changed."""
+        used = {f for m in box.messages for f in m.flags if not f.startswith("\\")}
+        if used != set(self.keywords):
+            self.keywords = [k for k in self.keywords if k in used] + sorted(used - set(self.keywords))
+            await self._announce_flags(box)
+
+    async def expunge(self, cmd: Command) -> Reply:
+        box = self._box()
+        if box.readonly:
+            return Reply("NO", "Cannot expunge read-only mailbox.", sync=False)
+        uids: list[int] | None = None
+        if cmd.name == "UID EXPUNGE":
+            args = cmd.args()
+            if len(args) != 1 or not isinstance(args[0], Atom):
+                raise ParseError("Invalid arguments")
+            star = box.messages[-1].uid if box.messages else 0
+            ranges = parse_sequence_set(args[0].text, star)
+            uids = [m.uid for m in box.messages if any(lo <= m.uid <= hi for lo, hi in ranges)]
+        await self._expunge_deleted(box, uids, report=True)
+        return Reply("OK", "EXPUNGE completed", sync=False)
+
+    async def close_cmd(self, cmd: Command) -> Reply:
+        box = self._box()
+        if not box.readonly:
+            await self._expunge_deleted(box, None, report=False)
+        self.close()
+        return Reply("OK", "mailbox closed.", sync=False)
+
+    async def sync_untagged(self) -> bool:
+        """imapd's report of other sessions' changes: EXPUNGEs, then EXISTS and RECENT
+        whenever the count changed, then the flags that changed."""
+        box = self.box
+        if box is None:
             return False
+        before = len(box.messages)
+        changes = box.sync()
+        wrote = False
+        for seq in changes.expunged_seqs:
+            wrote = True
+            await self.line(f"* {seq} EXPUNGE")
+        after = len(box.messages)
+        if changes.expunged_seqs or changes.new_count or after != before:
+            wrote = True
+            await self.line(f"* {after} EXISTS")
+            await self.line(f"* {self._recent_count(box)} RECENT")
+        seen: set[int] = set()
+        for seq in changes.flag_changes:
+            if 1 <= seq <= after and seq not in seen:
+                seen.add(seq)
+                m = box.messages[seq - 1]
+                known = self.known_flags.get(m.uid)
+                if known is not None and known == flag_state(m.flags, m.recent):
+                    continue
+                wrote = True
+                await self.line(f"* {seq} FETCH (FLAGS {courier_flags(m.flags, m.recent)})")
+        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
+        return wrote
 
     async def dispatch(self, cmd: Command, reader: asyncio.StreamReader, read_line: ReadLine) -> Reply:
         """The shared commands, in imapd's words: no timings, NO for what cannot run."""
         reply = await super().dispatch(cmd, reader, read_line)
         reply.timing = False
+        # imapd tells of other sessions' changes only where a client waits for them.
+        reply.sync = reply.sync and cmd.name in ("NOOP", "CHECK", "IDLE")
         if reply.status == "BAD":
             reply.status, reply.text = COMMAND_ERROR.split(" ", 1)
         elif reply.status == "OK" and cmd.name in OK_WORDS:
@@ -159,6 +530,10 @@ class CourierImapSession(ImapSession):
     @property
     def login_prefix(self) -> str:
         return "imapd-ssl" if self.courier.daemon.ssl else "imapd"
+
+    def append_check(self) -> Callable[[bytes], str | None] | None:
+        mail = self.mail
+        return mail.append_refusal if isinstance(mail, CourierMailCommands) else None
 
     def where(self) -> str:
         return f"ip=[{courier_ip(self.conn.rip)}], port=[{self.conn.rport}]"

@@ -118,6 +118,13 @@ def settings_for(daemon: CourierDaemon, failure_delay: float) -> DovecotSettings
     )
 
 
+def courier_rules(storage: MailStorage) -> MailStorage:
+    """Courier's \\Recent and APPEND rules on the shared Maildir storage."""
+    if hasattr(storage, "courier_rules"):
+        storage.courier_rules = True
+    return storage
+
+
 @dataclass
 class Running:
     daemon: CourierDaemon
@@ -209,14 +216,15 @@ class CourierServer:
             location = user.mail or f"maildir:{user.home.rstrip('/')}/{d.maildirpath}"
             settings = settings_for(d, 0)
             if not (self.drop_privileges and user.uid > 0 and user.gid >= 0):
-                return open_storage(self.root, location, user, self.log, settings, d.service)
+                storage = open_storage(self.root, location, user, self.log, settings, d.service)
+                return courier_rules(storage)
             # imapd and pop3d run as the account authlib returned, so Maildir permissions count.
             pw = unixdb.getpwuid(self.root, user.uid)
             groups = [g.gid for g in unixdb.user_groups(self.root, pw.name)] if pw is not None else []
             as_user = AsUser(user.uid, user.gid, groups)
             with as_user:
                 storage = open_storage(self.root, location, user, RootLog(self.log), settings, d.service)
-            return cast(MailStorage, AsUserProxy(storage, as_user))
+            return cast(MailStorage, AsUserProxy(courier_rules(storage), as_user))
 
         return opener
 

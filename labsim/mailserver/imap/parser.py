@@ -101,6 +101,9 @@ class Limits:
     # Dovecot's imap_max_line_length bounds them: past it, `* BYE Literal size too large`.
     max_command: int | None = None
     append_budget: LiteralBudget | None = None  # shared by the sessions of one server
+    # Courier-IMAP checks APPEND's folder before it asks for the message: given the
+    # command's first line, the tagged NO text, or None to go on (Dovecot asks first).
+    append_check: Callable[[bytes], str | None] | None = None
 
 
 @dataclass
@@ -109,6 +112,7 @@ class RawCommand:
     too_long: bool = False  # a line passed max_line: answered with "Too long argument"
     reserved: int = 0  # bytes taken from Limits.append_budget: give back when the command is done
     refused: bool = False  # an APPEND literal did not fit the budget: nothing of it was kept
+    refusal: str = ""  # Limits.append_check's answer when it refused the APPEND
 
 
 async def _readline(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
@@ -177,6 +181,7 @@ async def read_command(
     reserved = 0
     too_long = False
     refused = False
+    refusal = ""
     try:
         while True:
             line, overflowed = await _readline(reader, limits.max_line)
@@ -205,6 +210,11 @@ async def read_command(
                 raise FatalInput("Literal size too large")
             if limits.max_total is not None and total + size > limits.max_total:
                 raise FatalInput("Literal size too large")
+            if is_append and sync and len(parts) == 1 and limits.append_check is not None:
+                refusal = limits.append_check(parts[0]) or ""
+                if refusal:
+                    refused = True
+                    break  # not asked for: the client drops the command
             if is_append and size and not refused and limits.append_budget is not None:
                 if limits.append_budget.reserve(size):
                     reserved += size
@@ -233,7 +243,7 @@ async def read_command(
     if refused:
         if reserved and limits.append_budget is not None:
             limits.append_budget.release(reserved)
-        return RawCommand(parts[0], refused=True)
+        return RawCommand(parts[0], refused=True, refusal=refusal)
     # Literal bodies carry their own leading CRLF marker; lines are joined directly
     # after a literal (the literal ends where the next line's bytes begin).
     return RawCommand(b"".join(parts), too_long, reserved)

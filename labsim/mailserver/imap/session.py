@@ -11,6 +11,7 @@ import secrets
 import socket
 import time
 import traceback
+from collections.abc import Callable
 
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UserInfo
 from labsim.mailserver.connection import ClientConn, ServerContext
@@ -451,14 +452,19 @@ class ImapSession:
                 max_append_literal=MAX_APPEND_SIZE,
                 max_command=MAX_LINE_POSTLOGIN,
                 append_budget=APPEND_BUDGET,
+                append_check=self.append_check(),
             )
         )
         try:
-            return await self._postlogin_command(raw.data, raw.too_long, raw.refused)
+            return await self._postlogin_command(raw.data, raw.too_long, raw.refused, raw.refusal)
         finally:
             APPEND_BUDGET.release(raw.reserved)
 
-    async def _postlogin_command(self, data: bytes, too_long: bool, refused: bool) -> bool:
+    def append_check(self) -> Callable[[bytes], str | None] | None:
+        """What refuses an APPEND before its message is asked for (Courier's); none here."""
+        return None
+
+    async def _postlogin_command(self, data: bytes, too_long: bool, refused: bool, refusal: str = "") -> bool:
         assert self.mail is not None
         started = time.monotonic()
         tag, cmd = split_command(data)
@@ -475,7 +481,7 @@ class ImapSession:
         if too_long:
             reply = Reply("BAD", f"Error in IMAP command {cmd.name}: Too long argument")
         elif refused:
-            reply = Reply("NO", R.APPEND_BUSY)
+            reply = Reply("NO", refusal or R.APPEND_BUSY, timing=not refusal, sync=not refusal)
         else:
             try:
                 reply = await self.mail.dispatch(cmd, self.conn.reader, self._read_idle_line)

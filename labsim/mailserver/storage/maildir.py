@@ -218,7 +218,7 @@ class MaildirMailbox(BaseMailbox):
             changed = False
             first_recent = self._read_first_recent()
             if ul is None:
-                ul = Uidlist(uidvalidity=new_uidvalidity(), guid=os.urandom(16).hex())
+                ul = Uidlist(uidvalidity=self.storage.new_uidvalidity(), guid=os.urandom(16).hex())
                 changed = True
                 first_recent = 1  # a mailbox nobody has looked at: everything is \Recent
             elif first_recent is None:
@@ -258,9 +258,10 @@ class MaildirMailbox(BaseMailbox):
                 claimed = {ul.records[f.base].uid for f in files.values() if f.subdir == "new"}
             # Like Dovecot's index: UIDs from first_recent on have not been seen by any
             # read-write session yet, wherever their files are.
-            claimed |= {
-                ul.records[f.base].uid for f in files.values() if ul.records[f.base].uid >= first_recent
-            }
+            if not self.storage.courier_rules:
+                claimed |= {
+                    ul.records[f.base].uid for f in files.values() if ul.records[f.base].uid >= first_recent
+                }
             if not self.readonly and first_recent != ul.nextuid:
                 self._write_first_recent(ul.nextuid)
             elif self.readonly and changed and self._read_first_recent() is None:
@@ -581,11 +582,12 @@ class MaildirMailbox(BaseMailbox):
                 os.unlink(tmp)
             raise os_error(self.root, "open", tmp, exc, creating=True) from exc
         # A message with flags goes straight to cur/; without, to new/ like a delivery.
-        target = self.path / "cur" / f"{base}:2,{info}" if info else self.path / "new" / base
+        to_cur = info or self.storage.courier_rules
+        target = self.path / "cur" / f"{base}:2,{info}" if to_cur else self.path / "new" / base
         uidlist_path = self.path / UIDLIST
         with dotlock(self.root, uidlist_path):
             ul = self._read_uidlist(uidlist_path) or Uidlist(
-                uidvalidity=self.uidvalidity or new_uidvalidity(), guid=os.urandom(16).hex()
+                uidvalidity=self.uidvalidity or self.storage.new_uidvalidity(), guid=os.urandom(16).hex()
             )
             uid = ul.nextuid
             ul.records[base] = UidRecord(uid, {"W": str(vsize)})
@@ -619,8 +621,18 @@ class MaildirMailbox(BaseMailbox):
             raise StorageError("Mailbox is read-only")
 
 
+COURIER_IMAP_EPOCH = 1_000_000_000
+
+
 class MaildirStorage(MailStorage):
     append_readonly = True
+    # Courier-IMAP's rules, which its personality turns on: \Recent marks only the
+    # messages this session took out of new/, APPEND/COPY write into cur/, and a new
+    # folder's UIDVALIDITY counts from Courier's epoch (time - 10^9, imapscanclient.c).
+    courier_rules = False
+
+    def new_uidvalidity(self) -> int:
+        return new_uidvalidity() - (COURIER_IMAP_EPOCH if self.courier_rules else 0)
 
     def __init__(
         self,
