@@ -12,11 +12,14 @@ from labsim.scenario.model import Scenario
 
 
 def default_scenarios_dir() -> Path:
-    """LABSIM_SCENARIOS, or the scenarios/ folder of the source tree labsim runs from."""
+    """LABSIM_SCENARIOS, or the scenarios that come with labsim.
+
+    In the source tree labsim/bundled_scenarios is a symlink to scenarios/ (resolved, so
+    messages name scenarios/...); in an installed labsim it is the copy the wheel carries."""
     override = os.environ.get("LABSIM_SCENARIOS")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent.parent / "scenarios"
+    return (Path(__file__).resolve().parent.parent / "bundled_scenarios").resolve()
 
 
 @dataclass
@@ -32,6 +35,16 @@ class ScenarioEntry:
     @property
     def valid(self) -> bool:
         return self.scenario is not None
+
+
+def _plain_name(scenario_id: str) -> bool:
+    """A folder name right under the scenarios dir: no path, no `.`/`..`, not longer than a name can be."""
+    return (
+        bool(scenario_id)
+        and "/" not in scenario_id
+        and not scenario_id.startswith(".")
+        and (len(scenario_id.encode("utf-8", "surrogateescape")) <= 255)
+    )
 
 
 class ScenarioRegistry:
@@ -64,7 +77,7 @@ class ScenarioRegistry:
     def get(self, scenario_id: str) -> Scenario:
         """The scenario with this id (hidden ones too, when named exactly)."""
         folder = self.root / scenario_id
-        if scenario_id and "/" not in scenario_id and (folder / SCENARIO_FILE).is_file():
+        if _plain_name(scenario_id) and (folder / SCENARIO_FILE).is_file():
             scenario, issues = validate_scenario(folder, self._display(folder))
             if scenario is None:
                 raise ScenarioError(issues)
