@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import time
+import traceback
+from pathlib import Path
 
 from labsim import __version__
+
+
+def _port_base(text: str) -> int:
+    """--port-base N: the server listens on N+P for each well-known port P, so N+995 must be a port."""
+    try:
+        base = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= base <= 64000:
+        raise argparse.ArgumentTypeError(f"{base} is out of range: use 0 to 64000 (IMAP listens on N+143)")
+    return base
+
+
+def _minutes(text: str) -> int:
+    try:
+        minutes = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
+    if minutes < 1:
+        raise argparse.ArgumentTypeError(f"an exam needs at least 1 minute, not {minutes}")
+    return minutes
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -86,7 +111,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The commands that live in this module: demo, prune, validate, report, exam."""
     demo = sub.add_parser("demo", help="run a ready-made local lab with Dovecot on 127.0.0.1")
-    demo.add_argument("--port-base", type=int, default=10000, help="well-known port P listens on N+P")
+    demo.add_argument("--port-base", type=_port_base, default=10000, help="well-known port P listens on N+P")
     demo.set_defaults(func=_demo)
     prune = sub.add_parser("prune", help="remove every labsim lab container (and nothing else)")
     prune.set_defaults(func=_prune)
@@ -101,7 +126,7 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     report.set_defaults(func=_report)
     exam = sub.add_parser("exam", help="a timed run over the scenarios; hints and transcripts after the end")
-    exam.add_argument("--minutes", type=int, default=60, help="time allowed (default 60)")
+    exam.add_argument("--minutes", type=_minutes, default=60, help="time allowed (default 60)")
     exam.set_defaults(func=_tui)
 
 
@@ -122,7 +147,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_crash(exc: BaseException, argv: list[str]) -> Path | None:
+    """Append the traceback to <data home>/logs/labsim-errors.log; None when even that fails."""
+    from labsim.paths import data_home
+
+    try:
+        log = data_home() / "logs" / "labsim-errors.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as f:
+            when = time.strftime("%Y-%m-%d %H:%M:%S")
+            f.write(f"--- {when} labsim {__version__}: labsim {' '.join(argv)}\n")
+            f.write("".join(traceback.format_exception(exc)))
+        return log
+    except OSError:
+        return None
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout left (`labsim ... | head`): later writes, and the exit flush, go nowhere."""
+    with contextlib.suppress(OSError, ValueError), open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command, with one guard for all of them: Ctrl+C is status 130, a closed stdout ends quietly,
+    and an unexpected error is one sentence naming the log with the details, never a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = _main(args)
+        sys.stdout.flush()  # here, so that a reader who left is handled below and not at exit
+        return code
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as exc:
+        log = _log_crash(exc, args)
+        reason = str(exc).split("\n")[0][:300] or type(exc).__name__
+        where = f"details are in {log}" if log else "and its details could not be saved"
+        print(f"labsim: unexpected error ({reason}); {where}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -254,6 +254,17 @@ def _usage(parser: argparse.ArgumentParser) -> Handler:
     return show
 
 
+def _workers(text: str) -> int:
+    """--workers N: how many labs at once, at least one (the usage names the option on a bad value)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 lab at a time, not {n}")
+    return n
+
+
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """Register `class` and `assignment` with the labsim parser."""
     cls = sub.add_parser("class", help="instructor-led labs: one lab per student, watched and graded")
@@ -276,7 +287,9 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         choices=("docker", "local"),
         help="where the labs run (default: docker, or `labsim --backend local` / LABSIM_BACKEND)",
     )
-    p.add_argument("--workers", type=int, default=4, metavar="N", help="labs started at once (default 4)")
+    p.add_argument(
+        "--workers", type=_workers, default=4, metavar="N", help="labs started at once (default 4)"
+    )
     p.add_argument("--memory", default="256m", metavar="SIZE", help="memory per lab (default 256m)")
     p.add_argument("--cpus", type=float, default=0.5, metavar="N", help="CPU share per lab (default 0.5)")
     p.add_argument("--pids", type=int, default=256, metavar="N", help="processes per lab (default 256)")
@@ -294,7 +307,9 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     _name_arg(p)
     p = add("grade", cmd_grade, "grade every lab: gradebook CSV, feedback JSON and Markdown, JUnit XML")
     p.add_argument("--out", required=True, metavar="DIR", help="where the reports go (replaced on re-runs)")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="labs checked at once (default 2)")
+    p.add_argument(
+        "--workers", type=_workers, default=2, metavar="N", help="labs checked at once (default 2)"
+    )
     _name_arg(p)
     p = add("watch", cmd_watch, "a live dashboard: students x checks, refreshed in the background")
     p.add_argument(

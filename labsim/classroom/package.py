@@ -100,14 +100,20 @@ def pack(folders: list[Path], out: Path) -> dict[str, Any]:
             for _, s in scenarios
         ],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() or not out.name:
+        raise ClassError(f"cannot write the assignment file {out}: it is a folder; name a file in it")
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        for folder, s in scenarios:
-            for path in _members(folder):
-                z.write(path, f"scenarios/{s.id}/{path.relative_to(folder).as_posix()}")
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            for folder, s in scenarios:
+                for path in _members(folder):
+                    z.write(path, f"scenarios/{s.id}/{path.relative_to(folder).as_posix()}")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ClassError(f"cannot write the assignment file {out}: {exc.strerror or exc}") from None
     return manifest
 
 

@@ -111,7 +111,8 @@ class ClassStore:
             raise ClassError(
                 f"no class {name!r} (classes: {known}); start one with `labsim class up`"
             ) from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # AttributeError: a value that should be a mapping (a student, the limits) is not one
             raise ClassError(f"the record of class {name!r} is unreadable ({path}: {exc})") from None
 
     def save(self, record: ClassRecord) -> None:

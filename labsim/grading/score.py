@@ -191,8 +191,30 @@ class Grade:
     def from_dict(cls, data: Mapping[str, Any]) -> Grade:
         raw = data["score"]
         sc = Score(
-            checks=[CheckScore(**check) for check in raw["checks"]],
-            hints=[HintTaken(**hint) for hint in raw.get("hints", [])],
+            checks=[CheckScore(**_typed(CheckScore, check)) for check in raw["checks"]],
+            hints=[HintTaken(**_typed(HintTaken, hint)) for hint in raw.get("hints", [])],
         )
         fields = {k: v for k, v in data.items() if k != "score" and k in cls.__dataclass_fields__}
-        return cls(score=sc, **fields)
+        return cls(score=sc, **_typed(cls, fields))
+
+
+# A saved grade is read back from a file someone may have edited: each field must have its type,
+# or rendering it fails far from the cause. Annotations are strings here (postponed evaluation).
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "float": (int, float),
+    "int": (int,),
+    "str | None": (str, type(None)),
+}
+
+
+def _typed(cls: type, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """values, when each one has the type its field declares; a TypeError naming the field otherwise."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{cls.__name__} entries must be objects, found {values!r:.40}")
+    fields = getattr(cls, "__dataclass_fields__", {})
+    for name, value in values.items():
+        kinds = _KINDS.get(str(fields[name].type)) if name in fields else None
+        if kinds and (not isinstance(value, kinds) or (isinstance(value, bool) and str not in kinds)):
+            raise TypeError(f"{name} must be a {fields[name].type}, found {value!r:.40}")
+    return values

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from labsim.lab.model import Lab, LabError, LabStatus
-from labsim.lab.registry import BACKENDS, LabRegistry
+from labsim.lab.registry import BACKENDS, DamagedLab, LabRegistry
 
 PROG = "labsim lab"
 SUGGEST_LOCAL = "use the local backend instead"
@@ -86,8 +86,10 @@ def confirm(question: str, yes: bool, what: str, stdin: TextIO | None = None) ->
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    labs = LabRegistry().list()
-    if not labs:
+    registry = LabRegistry()
+    labs = registry.list()
+    damaged = registry.damaged()
+    if not labs and not damaged:
         print("no labs yet; create one with: labsim lab create SCENARIO_ID")
         return 0
     rows = [("LAB", "SCENARIO", "BACKEND", "STATE", "SERVER")]
@@ -101,9 +103,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         if state == "missing":
             server = "-"
         rows.append((lab.lab_id, _scenario_id(lab), lab.backend_name, state, server))
+    # A lab whose state.json is damaged is still listed: its files are there, and it can be removed.
+    rows += [(d.lab_dir.name, "?", "?", "damaged", "?") for d in damaged]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for d in damaged:
+        name = d.lab_dir.name
+        _err(f"{d}; `labsim start SCENARIO` rebuilds its state, `labsim lab destroy {name}` removes it")
     return 0
 
 
@@ -133,6 +140,8 @@ def cmd_create(args: argparse.Namespace) -> int:
             f"scenario {scenario.id} runs only on the {' and '.join(scenario.backends)} backend, "
             f"not on {backend}"
         )
+    if args.id is not None:
+        LabRegistry().lab_dir(args.id)  # a bad --id is refused before anything is said or made
     print(f"creating a lab for scenario {scenario.id} ({backend} backend) ...", file=sys.stderr, flush=True)
     try:
         lab = LabRegistry().create(lab_spec(scenario), backend=backend, lab_id=args.id)
@@ -218,7 +227,10 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    lab = _get(args.lab)
+    try:
+        lab = _get(args.lab)
+    except DamagedLab as exc:
+        lab = _damaged_lab(exc)
     confirm(
         f"Destroy lab {lab.lab_id}? Everything in it, backups included, is removed.",
         args.yes,
@@ -227,6 +239,19 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     lab.destroy()
     print(f"lab {lab.lab_id} destroyed")
     return 0
+
+
+def _damaged_lab(damaged: DamagedLab) -> Lab:
+    """A lab to destroy whose state is damaged: a local one stops whatever of its services still runs,
+    a Docker one (no root/ folder) has its container found by name."""
+    if not damaged.local:
+        from labsim.lab.docker_backend import DockerLab
+
+        return DockerLab(damaged.lab_dir, {})
+    from labsim.lab.local import LocalLab
+    from labsim.mailserver.tools.service import UNITS
+
+    return LocalLab(damaged.lab_dir, {"spec": {"services": list(UNITS)}})
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
@@ -238,13 +263,28 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return lab.shell()
 
 
+def _exec_timeout(argv: list[str], timeout: float) -> tuple[list[str], float]:
+    """`labsim lab exec LAB --timeout S -- CMD`, as the usage writes it: argparse's REMAINDER takes
+    everything after LAB, so an option written there is read here, before the `--`."""
+    while argv and (argv[0] == "--timeout" or argv[0].startswith("--timeout=")):
+        value = argv[0].partition("=")[2] if "=" in argv[0] else (argv[1] if len(argv) > 1 else "")
+        argv = argv[1:] if "=" in argv[0] else argv[2:]
+        try:
+            timeout = float(value)
+        except ValueError:
+            raise CommandError(f"--timeout needs a number of seconds, not {value!r}") from None
+    if not timeout > 0:
+        raise CommandError(f"--timeout needs a number of seconds above 0, not {timeout:g}")
+    return argv, timeout
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
-    argv = list(args.argv)
+    argv, timeout = _exec_timeout(list(args.argv), args.timeout)
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         raise CommandError("exec needs a command: labsim lab exec LAB -- COMMAND [ARG...]")
-    result = _get(args.lab).exec(argv, timeout=args.timeout)
+    result = _get(args.lab).exec(argv, timeout=timeout)
     sys.stdout.write(result.output)
     sys.stdout.flush()
     return result.code

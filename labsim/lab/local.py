@@ -279,6 +279,9 @@ class LocalLab(Lab):
 
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644, owner: str = "root") -> None:
         raw = data.encode() if isinstance(data, str) else data
+        if not self.root.is_dir():
+            # Writing would make a root holding this one file: a lab that looks there and is not.
+            raise LabError(f"lab {self.lab_id} has no root directory any more; reset or recreate it")
         try:
             LocalFS(self.root).write(path, raw, mode)
         except OSError as exc:

@@ -8,12 +8,16 @@ scenario, a checker or the learner's shell does to a lab goes through `Lab`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
+import signal
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -134,10 +138,35 @@ class ExecResult:
         return self.code == 0
 
 
+def _lab_id_stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")[:24] or "lab"
+
+
 def new_lab_id(name: str) -> str:
-    stem = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")[:24] or "lab"
     suffix = hashlib.sha1(str(time.time_ns()).encode()).hexdigest()[:4]
-    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+    return f"{_lab_id_stem(name)}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+
+
+def made_for(lab_id: str, name: str) -> bool:
+    """Whether lab_id has the form new_lab_id(name) gives (how a lab with a damaged state is matched)."""
+    return re.fullmatch(rf"{re.escape(_lab_id_stem(name))}-\d{{8}}-\d{{6}}-[0-9a-f]{{4}}", lab_id) is not None
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl+C waits until the block is done, then interrupts: a reset stopped between removing the
+    lab and building it again would leave a half-made lab that nothing reports."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals (the app's workers run elsewhere)
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def etc_manifest(files: dict[str, bytes]) -> dict[str, str]:
@@ -200,8 +229,9 @@ class Lab(abc.ABC):
             )
         backup = self.backup_etc()
         spec = self.spec
-        self._wipe()
-        self.create(spec)
+        with _ctrl_c_deferred():
+            self._wipe()
+            self.create(spec)
         return backup
 
     @abc.abstractmethod

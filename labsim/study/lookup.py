@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 from labsim.scenario.errors import ScenarioError, ScenarioNotFound
@@ -25,12 +26,15 @@ def nearest(wanted: str, known: list[str], n: int = 3) -> list[str]:
     return close[:n]
 
 
-def unknown_message(wanted: str, known: list[str]) -> str:
+def unknown_message(wanted: str, known: list[str], where: Path | None = None) -> str:
     close = nearest(wanted, known)
     if close:
         return f'no scenario "{wanted}"; did you mean {" or ".join(close)}? (`labsim list` shows them all)'
     if known:
         return f'no scenario "{wanted}"; `labsim list` shows the {len(known)} there are'
+    if where is not None:
+        # Most often LABSIM_SCENARIOS names a folder that is not there, or not the scenarios one.
+        return f'no scenario "{wanted}": there are no scenario folders in {where} (LABSIM_SCENARIOS)'
     return f'no scenario "{wanted}": no scenarios are installed'
 
 
@@ -47,7 +51,9 @@ def find_scenario(registry: ScenarioRegistry, scenario_id: str) -> Scenario:
     try:
         return registry.get(scenario_id)
     except ScenarioNotFound:
-        raise UnknownScenario(unknown_message(scenario_id, [f.name for f in registry.folders()])) from None
+        known = [f.name for f in registry.folders()]
+        where = registry.root if os.environ.get("LABSIM_SCENARIOS") else None
+        raise UnknownScenario(unknown_message(scenario_id, known, where)) from None
     except ScenarioError as exc:
         first = str(exc.issues[0]) if exc.issues else "it does not load"
         raise ServiceError(

@@ -141,7 +141,29 @@ class StudySession:
         if self.wanted_backend != "auto":
             mine = [lab for lab in mine if lab.backend_name == self.wanted_backend]
         mine.sort(key=lambda lab: float(lab.state.get("created", 0.0)))
+        if not mine:
+            return self._salvaged_lab(scenario)
         return mine[-1] if mine else None
+
+    def _salvaged_lab(self, scenario: Scenario) -> Lab | None:
+        """The scenario's lab whose state.json was damaged, usable again, rather than a new empty lab
+        beside it that would look as if the learner's work were gone."""
+        from labsim.lab.from_scenario import lab_spec
+        from labsim.lab.model import made_for
+
+        for damaged in self.labs.damaged():
+            if not made_for(damaged.lab_dir.name, scenario.id):
+                continue
+            if self.wanted_backend not in ("auto", "local" if damaged.local else "docker"):
+                continue  # a lab on the other backend than the one asked for
+            try:
+                return self.labs.salvage(damaged, lab_spec(scenario), scenario.id)
+            except LabError as exc:
+                raise ServiceError(
+                    f"{damaged}, and it cannot be rebuilt ({exc}); "
+                    f"remove it with: labsim lab destroy {damaged.lab_dir.name} --yes"
+                ) from None
+        return None
 
     def lab(self, scenario: Scenario) -> Lab:
         lab = self.find_lab(scenario)

@@ -48,6 +48,7 @@ _USAGE_LINES = [
     "<user mask> [<user mask> [...]]",
 ]
 USAGE = "\n".join(_USAGE_LINES) + "\n"
+USER_USAGE = "doveadm user " + _USAGE_LINES[-1].split(None, 1)[1] + "\n"
 AUTH_TEST_USAGE = (
     "doveadm auth test [-a <auth socket path>] [-A <sasl mech>] [-x <auth info>] "
     "[-M <master user>] <user> [<password>]\n"
@@ -129,7 +130,7 @@ def cmd_pw(ctx: Context, args: list[str]) -> int:
         if a in ("-s", "-p", "-u", "-r", "-t"):
             value = next(it, None)
             if value is None:
-                return _usage()
+                raise _Fail(EX_USAGE, f"pw: option requires an argument -- '{a[1]}'")
             if a == "-s":
                 scheme = value
             elif a == "-p":
@@ -146,8 +147,11 @@ def cmd_pw(ctx: Context, args: list[str]) -> int:
             reverse = True
         elif a == "-l":
             list_only = True
+        elif a.startswith("-") and len(a) > 1:
+            # getopt's words, as doveadm pw prints them
+            raise _Fail(EX_USAGE, f"pw: invalid option -- '{a[1]}'")
         else:
-            return _usage()
+            raise _Fail(EX_USAGE, f"Error: Extraneous arguments found: {a}")
     if list_only:
         print(" ".join(sorted(SCHEMES)) + " ")
         return EX_OK
@@ -274,7 +278,8 @@ def cmd_user(ctx: Context, args: list[str]) -> int:
             filtered.append(a)
     info, users = _parse_auth_opts(filtered, "axe")
     if not users:
-        return _usage()
+        sys.stderr.write(USER_USAGE)  # a command's own usage line, as doveadm prints it
+        return EX_USAGE
     service = ctx.auth()
     if service.broken is not None:
         raise _fatal("Couldn't connect to auth socket")

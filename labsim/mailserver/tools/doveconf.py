@@ -72,8 +72,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             config_path = val
         elif opt == "-f":
             key, _, value = val.partition("=")
-            if key == "protocol":
+            if key in ("protocol", "service"):
                 protocol = value
+            elif key not in ("lname", "local", "remote"):
+                err.write(f"doveconf: Fatal: Unknown filter argument: {val}\n")
+                return EXIT_FATAL
 
     root = LabRoot.from_env()
     lab_path = config_path if config_path.startswith("/") else os.path.join(_lab_cwd(root), config_path)

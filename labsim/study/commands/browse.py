@@ -9,7 +9,7 @@ from typing import Any
 from labsim.grading.progress import ScenarioProgress
 from labsim.lab.model import Lab, LabError
 from labsim.scenario.model import Scenario
-from labsim.study.commands.common import EXIT_OK, scenario, session
+from labsim.study.commands.common import EXIT_OK, err, scenario, session
 from labsim.study.rows import GROUPS, ScenarioRow, progress_state
 from labsim.study.session import StudySession
 
@@ -69,7 +69,12 @@ def _row_dict(row: ScenarioRow) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = session(args).scenarios()
+    study = session(args)
+    rows = study.scenarios()
+    # A scenario folder with errors is left out of the list; say so, or it seems to have vanished.
+    broken = [e.id for e in study.scenario_registry.entries() if not e.valid]
+    if broken:
+        err(f"not listed, with errors: {', '.join(broken)}; `labsim validate` says what is wrong")
     if args.json:
         print(json.dumps([_row_dict(row) for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -164,6 +169,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             _print_one(data)
         return EXIT_OK
     labs = [_lab_row(lab) for lab in study.labs.list()]
+    for damaged in study.labs.damaged():
+        # Not hidden: the learner's files are in it, and `labsim start SCENARIO` gets it back.
+        err(f"{damaged}; `labsim start SCENARIO` rebuilds its state")
     if args.json:
         print(json.dumps(labs, indent=2, ensure_ascii=False))
         return EXIT_OK
