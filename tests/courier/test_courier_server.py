@@ -417,8 +417,30 @@ def test_courier_personality_without_config_exits_with_the_init_script_words(tmp
     )
     assert proc.returncode == 1
     assert "courier: /etc/courier/imapd does not exist, forgot make install-configure?" in proc.stderr
-    assert "courier: no Courier daemon is configured to start" in proc.stderr
+    # The init script's words are the reason; no second, vaguer line after them.
+    assert "no Courier daemon is configured to start" not in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_courier_with_every_daemon_switched_off_says_so(tmp_path: Path) -> None:
+    courier = tmp_path / "etc" / "courier"
+    courier.mkdir(parents=True)
+    for name, var in (
+        ("imapd", "IMAPDSTART"),
+        ("imapd-ssl", "IMAPDSSLSTART"),
+        ("pop3d", "POP3DSTART"),
+        ("pop3d-ssl", "POP3DSSLSTART"),
+    ):
+        (courier / name).write_text(f"{var}=NO\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "labsim.mailserver", "--personality", "courier", "--port-base", "30000"],
+        env=dict(os.environ, LABSIM_ROOT=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "courier: no Courier daemon is configured to start (IMAPDSTART, POP3DSTART, ...)" in proc.stderr
 
 
 def test_pop3_stls(server: Running) -> None:

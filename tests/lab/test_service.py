@@ -209,6 +209,8 @@ def test_a_broken_courier_file_fails_its_unit_with_the_shells_words(courier_shim
     assert "ExecStart=/etc/init.d/courier-pop start (code=exited, status=1/n/a)" in status.stdout
     log = (shim.root / "var/log/mail.log").read_text()
     assert "systemd[1]: Failed to start courier-pop.service - Courier POP3 server." in log
+    # Once, as the shell said it, not again under the unit's name with a second time stamp.
+    assert log.count("Unterminated quoted string") == 1, log
 
 
 def test_courier_not_available_yet_is_one_clear_sentence(

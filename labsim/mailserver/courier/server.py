@@ -443,9 +443,10 @@ class CourierServer:
         for p in problems:
             self.log.error("courier", p)
         if not daemons:
-            self.log.error(
-                "courier", "no Courier daemon is configured to start (IMAPDSTART, POP3DSTART, ...)"
-            )
+            if not problems:  # after a refusal above, that refusal is the reason
+                self.log.error(
+                    "courier", "no Courier daemon is configured to start (IMAPDSTART, POP3DSTART, ...)"
+                )
             return EXIT_FATAL
         self.apply(daemons)
         for p in await self.open():

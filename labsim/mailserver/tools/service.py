@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -53,6 +54,10 @@ class UnitDef:
     ident: str = ""  # the syslog tag of the daemon's lines in mail.log
     courier: str = ""  # the Courier daemon served (imapd, pop3d-ssl, ...)
     process: bool = True  # False: a unit that only records its state
+
+
+# "Dec 06 11:55:04 " at the start of a log line.
+_STAMP = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 
 
 def _courier(daemon: str, description: str, init: str) -> UnitDef:
@@ -272,7 +277,9 @@ class Unit:
         host = _hostname(self.root)
         stamp = timestamp()
         ident, unit = self.unit.ident, f"{self.name}.service"
-        lines = [f"{stamp} {host} {ident}: {ln}" for ln in fatal.splitlines() if ln and ln not in tail]
+        # The server's own lines carry their own time stamp: log the message once, under ours.
+        messages = [_STAMP.sub("", ln) for ln in fatal.splitlines() if ln.strip()]
+        lines = [f"{stamp} {host} {ident}: {m}" for m in messages if m not in tail]
         lines.append(
             f"{stamp} {host} systemd[1]: {unit}: Control process exited, code=exited, status={code}/n/a"
         )
