@@ -78,6 +78,10 @@ def confirm(question: str, yes: bool, what: str, stdin: TextIO | None = None) ->
         answer = input(f"{question} [y/N] ")
     except EOFError:
         answer = ""
+    except KeyboardInterrupt:
+        # Ctrl+C still ends the command (status 130); say first that it changed nothing.
+        print(f"\n{what} cancelled; nothing was changed", file=sys.stderr)
+        raise
     if answer.strip().lower() not in ("y", "yes"):
         raise CommandError(f"{what} cancelled; nothing was changed")
 

@@ -128,6 +128,13 @@ def test_reset_asks_on_a_terminal(env: dict[str, str], lab_id: str) -> None:
     assert child.exitstatus == 1
     child = pexpect.spawn(LABSIM[0], [*LABSIM[1:], "lab", "reset", lab_id], env=env, encoding="utf-8")
     child.expect_exact("[y/N] ")
+    child.sendintr()  # Ctrl+C at the question
+    child.expect_exact(f"reset of lab {lab_id} cancelled; nothing was changed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    child = pexpect.spawn(LABSIM[0], [*LABSIM[1:], "lab", "reset", lab_id], env=env, encoding="utf-8")
+    child.expect_exact("[y/N] ")
     child.sendline("y")
     child.expect_exact(f"lab {lab_id} is back to its fresh state")
     child.expect(pexpect.EOF)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -51,6 +52,15 @@ def run_checks(
     return results
 
 
+# Control characters a learner's file or a server may carry (an ESC in a config line, say):
+# shown as cat -v shows them, never sent raw to the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def visible(text: str) -> str:
+    return _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), text)
+
+
 def _result_lines(scen: Scenario, result: CheckResult, transcripts: bool) -> list[str]:
     # Points as the scenario weighs them (a checker reports its own share of its own maximum).
     scored = next((c for c in score(scen, [result]).checks if c.check_id == result.check_id), None)
@@ -62,11 +72,11 @@ def _result_lines(scen: Scenario, result: CheckResult, transcripts: bool) -> lis
     lines = [f"{label:<5} {result.check_id}  {points}  {description}".rstrip()]
     message = message_after(description, result.message)  # the line above shows the description
     if message and (not result.passed or transcripts):
-        lines += [f"      {line}" for line in message.splitlines()]
+        lines += [f"      {visible(line)}" for line in message.splitlines()]
     if result.error:
-        lines.append(f"      lab error: {result.error}")
+        lines.append(f"      lab error: {visible(result.error)}")
     if transcripts and result.transcript:
-        lines += [f"      | {line}" for line in result.transcript.splitlines()]
+        lines += [f"      | {visible(line)}" for line in result.transcript.splitlines()]
     return lines
 
 
