@@ -28,6 +28,7 @@ from collections.abc import Collection, Generator
 from pathlib import Path
 from typing import Any
 
+from labsim.lab import port_claims
 from labsim.lab.model import MAIL_LOG, STATE_FILE, ExecResult, Lab, LabError, LabSpec, LabStatus
 from labsim.lab.setup import apply_spec
 from labsim.mailserver.labroot import LabRoot
@@ -78,9 +79,14 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port_base(taken: Collection[int] = (), start: int = PORT_BASES[0]) -> int:
+def free_port_base(
+    taken: Collection[int] = (), start: int = PORT_BASES[0], lab_dir: Path | None = None
+) -> int:
+    """A base whose ports are free now; with lab_dir, also claimed for that lab machine-wide."""
     for base in PORT_BASES:
-        if base >= start and base not in taken and all(port_free(base + p) for p in WELL_KNOWN_PORTS):
+        free = base >= start and base not in taken and all(port_free(base + p) for p in WELL_KNOWN_PORTS)
+        # The claim comes last: it is only made for a base that is free.
+        if free and (lab_dir is None or port_claims.claim(base, lab_dir)):
             return base
     raise LabError("no free port range on 127.0.0.1 for a local lab (tried bases 10000 to 60000)")
 
@@ -136,7 +142,7 @@ class LocalLab(Lab):
         self.state["spec"] = spec.to_dict()
         self.state.setdefault("created", time.time())
         if not self.state.get("port_base"):
-            self.state["port_base"] = free_port_base(self._sibling_port_bases())
+            self.state["port_base"] = free_port_base(self._sibling_port_bases(), lab_dir=self.lab_dir)
         self.save_state()
         write_tool_wrappers(self.bin_dir)
         self._write_shellrc()
@@ -163,21 +169,25 @@ class LocalLab(Lab):
                 continue
         return taken
 
+    def _move_port_base(self, avoid: set[int]) -> None:
+        old = self.port_base
+        self.state["port_base"] = free_port_base(avoid, lab_dir=self.lab_dir)
+        port_claims.release(old, self.lab_dir)
+        self.save_state()
+        self._write_shellrc()
+
     def start(self) -> ExecResult:
         if self.server_pid() is None and not all(port_free(self.port_base + p) for p in WELL_KNOWN_PORTS):
             # Someone took our ports while the lab was down: move to a free range.
-            self.state["port_base"] = free_port_base({self.port_base} | self._sibling_port_bases())
-            self.save_state()
+            self._move_port_base({self.port_base} | self._sibling_port_bases())
         outputs, code = [], 0
         for name in self.spec.services:
             result = self.service("start", name)
             tried = {self.port_base}
             # Another program took a port between our check and the bind: move on, as a learner would.
             while result.code and "Address already in use" in result.output and len(tried) < 4:
-                self.state["port_base"] = free_port_base(tried | self._sibling_port_bases())
+                self._move_port_base(tried | self._sibling_port_bases())
                 tried.add(self.port_base)
-                self.save_state()
-                self._write_shellrc()
                 result = self.service("start", name)
             outputs.append(result.output)
             code = code or result.code
@@ -194,6 +204,7 @@ class LocalLab(Lab):
 
     def destroy(self) -> None:
         self.stop()
+        port_claims.release(self.port_base, self.lab_dir)
         self.remove_lab_dir()
 
     def _wipe(self) -> None:

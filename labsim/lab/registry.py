@@ -157,7 +157,7 @@ class LabRegistry:
             return docker_lab
         lab = LocalLab(lab_dir, state)
         lab.stop()  # a server still running from before listens on ports nobody knows any more
-        lab.state["port_base"] = free_port_base(lab._sibling_port_bases())
+        lab.state["port_base"] = free_port_base(lab._sibling_port_bases(), lab_dir=lab.lab_dir)
         lab.save_state()
         return lab
 
