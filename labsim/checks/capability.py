@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labsim.checks.base import listing, p_float, p_int, p_list, p_str, said, verdict
 from labsim.checks.clients import Imap, Pop3
-from labsim.checks.explain import announcement, failure
+from labsim.checks.explain import announcement, failure, is_courier
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
 from labsim.lab.model import Lab
@@ -65,7 +65,8 @@ def capability(lab: Lab, spec: CheckSpec) -> CheckResult:
                 shown = "; ".join(lines)
                 client.quit()
     except ProbeFailed as exc:
-        return verdict(spec, False, f"{expected}, but {exc}.{failure(str(exc))}", d.transcript)
+        why = failure(str(exc), is_courier(d.transcript))
+        return verdict(spec, False, f"{expected}, but {exc}.{why}", d.transcript)
     rows = [" ".join(lines)] if protocol == "imap" else lines
     missing = [c for c in contains if not announced(c, rows)]
     present = [c for c in lacks if announced(c, rows)]
@@ -76,5 +77,6 @@ def capability(lab: Lab, spec: CheckSpec) -> CheckResult:
         problems.append("announced although it should not be: " + listing(present))
     detail = f"{expected}. It announced: {shown or 'nothing'}."
     if problems:
-        detail += f" Problem: {'; '.join(problems)}. {announcement(missing + present)}".rstrip()
+        why = announcement(missing + present, is_courier(d.transcript))
+        detail += f" Problem: {'; '.join(problems)}. {why}".rstrip()
     return verdict(spec, not problems, detail, d.transcript)

@@ -6,6 +6,7 @@ import re
 import shlex
 
 from labsim.checks.base import listing, p_float, p_int, p_list, p_opt, said, verdict
+from labsim.checks.explain import authtest_failed, dump_shows
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT
 from labsim.lab.model import Lab
@@ -56,6 +57,9 @@ def command(lab: Lab, spec: CheckSpec) -> CheckResult:
     detail = f"Expected {shows.rstrip('.')}. Seen: {seen}."
     if problems:
         detail += " Problem: " + "; ".join(problems) + "."
+        # Tools whose output hides the cause: the sentence that names what decides.
+        why = authtest_failed(out) or dump_shows(shown)
+        detail += f" {why}" if why else ""
     return verdict(spec, not problems, detail, transcript)
 
 

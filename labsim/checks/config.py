@@ -6,6 +6,7 @@ import re
 import shlex
 
 from labsim.checks.base import p_str, said, value, verdict
+from labsim.checks.explain import courier_setting
 from labsim.checks.result import CheckResult
 from labsim.lab.model import Lab, LabError
 from labsim.scenario.model import CheckSpec
@@ -52,9 +53,11 @@ def setting(lab: Lab, spec: CheckSpec) -> CheckResult:
             return verdict(spec, False, f"{expected}, but {exc}.")
         seen = courier_value(text, name)
         if seen is None:
-            return verdict(spec, False, f"{expected}, but {path} does not set {name}.", text)
+            why = " " + courier_setting(name)
+            return verdict(spec, False, f"{expected}, but {path} does not set {name}.{why}".rstrip(), text)
         passed = same(seen, want, match)
-        return verdict(spec, passed, f"{expected}; it is {name}={seen}.", f"# {path}\n{text}")
+        why = "" if passed else " " + courier_setting(name)
+        return verdict(spec, passed, f"{expected}; it is {name}={seen}.{why}".rstrip(), f"# {path}\n{text}")
     argv = ["doveconf", "-h", name]
     result = lab.exec(argv, timeout=15)
     transcript = f"$ {shlex.join(argv)}\n{result.output}"

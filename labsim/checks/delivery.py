@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from labsim.checks.base import p_float, p_str, verdict
+from labsim.checks.base import p_float, p_str, said, verdict
+from labsim.checks.explain import bounced, discarded
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT
 from labsim.lab.model import MAIL_LOG, Lab, LabError
@@ -256,12 +257,35 @@ def _judge(
     if seen.places:
         detail = f"{expected}, but it landed in {where}."
     elif seen.refusals:
-        detail = f"{expected}, but it bounced: {refused}."
+        detail = f"{expected}, but it bounced: {said(refused, 300)}."
+        state = _aliases_state(lab)
+        if state is not None:
+            why = bounced(seen.refusals[0][0], seen.refusals[0][1], state)
+            detail += f" {why}" if why else ""
     elif seen.discarded:
         detail = f"{expected}, but it was thrown away: an alias on its way has no addresses."
+        detail += f" {discarded()}" if _aliases_state(lab) is not None else ""
     else:
         detail = f"{expected}, but it did not arrive within {timeout:g} seconds and nothing bounced."
     return verdict(spec, False, detail + " The transcript has the mail log's lines.", _t(lines))
+
+
+# Courier's delivery reads aliases.dat only: a text file newer than it is an edit nobody compiled.
+_ALIASES_STATE = (
+    "test -d etc/courier/aliases || exit 3; test -e etc/courier/aliases.dat || { echo missing; exit 0; }; "
+    "find etc/courier/aliases -type f -newer etc/courier/aliases.dat | head -1"
+)
+
+
+def _aliases_state(lab: Lab) -> str | None:
+    """None on a host without Courier's aliases; else "missing", "stale:/etc/courier/aliases/FILE" or ""."""
+    result = lab.exec(["sh", "-c", _ALIASES_STATE], timeout=10)
+    if result.code != 0:
+        return None
+    text = result.output.strip()
+    if text == "missing":
+        return text
+    return f"stale:/{text.lstrip('./')}" if text else ""
 
 
 def _delivered_to(lab: Lab, path: str) -> list[str]:

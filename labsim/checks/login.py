@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labsim.checks.base import p_float, p_int, p_opt, p_str, said, verdict
 from labsim.checks.clients import Imap, LoginOutcome, Pop3, expected_outcome
-from labsim.checks.explain import accepted, failure, refusal
+from labsim.checks.explain import accepted, failure, is_courier, refusal
 from labsim.checks.maillog import lines_since, log_offset, log_says, log_section
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
@@ -56,7 +56,7 @@ def login_check(lab: Lab, spec: CheckSpec, protocol: str) -> CheckResult:
                 client.quit()
     except ProbeFailed as exc:
         log = lines_since(lab, offset)
-        detail = f"{expected}, but {exc}.{failure(str(exc))}{log_says(log)}"
+        detail = f"{expected}, but {exc}.{failure(str(exc), is_courier(d.transcript))}{log_says(log)}"
         return verdict(spec, False, detail, d.transcript + log_section(log))
     passed = expected_outcome(expect, outcome)
     if outcome.ok:
@@ -66,7 +66,8 @@ def login_check(lab: Lab, spec: CheckSpec, protocol: str) -> CheckResult:
     else:
         detail = f"{expected}; the server refused it: {said(outcome.answer)}."
         if not passed:
-            detail += " " + (refusal(outcome.answer) or "That is not the refusal asked for.")
+            why = refusal(outcome.answer, is_courier(d.transcript))
+            detail += " " + (why or "That is not the refusal asked for.")
     transcript = d.transcript if passed else d.transcript + log_section(lines_since(lab, offset))
     return verdict(spec, passed, detail.rstrip(), transcript)
 

@@ -6,8 +6,8 @@ import re
 
 from labsim.checks.base import count, listing, p_float, p_int, p_str, said, verdict
 from labsim.checks.clients import Imap, Pop3
-from labsim.checks.explain import refusal
-from labsim.checks.maillog import lines_since, log_offset, log_section
+from labsim.checks.explain import NOTHING_LISTENS, is_courier, permission_denied, refusal
+from labsim.checks.maillog import lines_since, log_offset, log_says, log_section
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT, Dialogue, ProbeFailed
 from labsim.lab.model import Lab, LabError
@@ -53,7 +53,7 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
                 imap.greet()
                 outcome = imap.login(user, p_str(spec, "password"))
                 if not outcome.ok:
-                    raise ProbeFailed(_refused(outcome.answer))
+                    raise ProbeFailed(_refused(outcome.answer, is_courier(d.transcript)))
                 seen = imap.examine(folder)
                 imap.logout()
             else:
@@ -63,7 +63,7 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
                 pop.greet()
                 outcome = pop.login(user, p_str(spec, "password"))
                 if not outcome.ok:
-                    raise ProbeFailed(_refused(outcome.answer))
+                    raise ProbeFailed(_refused(outcome.answer, is_courier(d.transcript)))
                 answer = pop.command("STAT")
                 m = re.match(r"\+OK (\d+)", answer)
                 if not m:
@@ -71,12 +71,19 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
                 seen = int(m.group(1))
                 pop.quit()
     except ProbeFailed as exc:
-        detail = f"{expected}, but {exc}."
-        if "doesn't exist" in str(exc) or "does not exist" in str(exc):
+        log = lines_since(lab, offset)
+        # A refused login explains itself; any other failure (a folder the user may not read, say)
+        # is explained by the error the server logged meanwhile.
+        said_log = "" if "login was refused" in str(exc) else log_says(log)
+        detail = f"{expected}, but {exc}.{said_log}{permission_denied(said_log)}"
+        courier = is_courier(d.transcript)
+        if "nothing listens" in str(exc):
+            detail += f" {NOTHING_LISTENS}"
+        elif ("doesn't exist" in str(exc) or "does not exist" in str(exc)) and not courier:
             detail += f" Dovecot looks for {user}'s folders where mail_location points."
-        return verdict(spec, False, detail, d.transcript + log_section(lines_since(lab, offset)))
+        return verdict(spec, False, detail, d.transcript + log_section(log))
     detail = f"{expected}; the server shows {count(seen, 'message')}."
-    if seen == 0 and want:
+    if seen == 0 and want and not is_courier(d.transcript):
         detail += (
             " No messages at all usually means Dovecot looks for the mail where there is none: "
             "compare `doveconf -h mail_location` with where the mail really is."
@@ -84,8 +91,8 @@ def mailbox_count(lab: Lab, spec: CheckSpec) -> CheckResult:
     return verdict(spec, seen == want, detail, d.transcript)
 
 
-def _refused(answer: str) -> str:
-    why = refusal(answer)
+def _refused(answer: str, courier: bool) -> str:
+    why = refusal(answer, courier)
     return f"the login was refused: {said(answer)}" + (f". {why.rstrip('.')}" if why else "")
 
 
@@ -161,13 +168,14 @@ def pop3_sizes(lab: Lab, spec: CheckSpec) -> CheckResult:
             pop.greet()
             outcome = pop.login(user, p_str(spec, "password"))
             if not outcome.ok:
-                raise ProbeFailed(_refused(outcome.answer))
+                raise ProbeFailed(_refused(outcome.answer, is_courier(d.transcript)))
             first, rows = pop.multiline("LIST")
             if not first.startswith("+OK"):
                 raise ProbeFailed(f"LIST was answered with {said(first)}")
             pop.quit()
     except ProbeFailed as exc:
-        return verdict(spec, False, f"{expected}, but {exc}.", d.transcript)
+        why = f" {NOTHING_LISTENS}" if "nothing listens" in str(exc) else ""
+        return verdict(spec, False, f"{expected}, but {exc}.{why}", d.transcript)
     try:
         listed = sorted(int(row.split()[1]) for row in rows)
     except (IndexError, ValueError):

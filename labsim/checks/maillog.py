@@ -47,20 +47,45 @@ def telling_line(lines: list[str]) -> str | None:
     return None
 
 
+# 'Dec 06 11:12:00 vm imapd-ssl: rest': syslog's time stamp, host and program.
+_SYSLOG = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ ([\w.\-\[\]]+): (.*)$")
+
+# Courier logs without levels: these are the lines that say why it turned a client away.
+COURIER_TELLING = (
+    "couriertls: /",
+    "Maximum connection limit",
+    "Maximum number of connections",
+    "cannot open",
+    "Internal error",
+    "couriertls: accept:",
+)
+
+
 def without_syslog_prefix(line: str) -> str:
-    """'Dec 06 11:12:00 vm dovecot: imap-login: Error: ...' -> 'imap-login: Error: ...' for a message."""
-    for marker in (" dovecot: ", " courier", " imapd: ", " pop3d: ", " authdaemond: "):
-        head, sep, rest = line.partition(marker)
-        if sep and len(head) < 40:
-            return (marker.strip() + " " + rest) if marker != " dovecot: " else rest
-    return line
+    """'Dec 06 11:12:00 vm dovecot: imap-login: Error: ...' -> 'imap-login: Error: ...' for a message;
+    Courier's program name stays ('imapd-ssl: couriertls: ...'): it says which daemon spoke."""
+    m = _SYSLOG.match(line)
+    if not m:
+        return line
+    program, rest = m.group(1), m.group(2)
+    return rest if program == "dovecot" else f"{program}: {rest}"
+
+
+def courier_line(lines: list[str]) -> str | None:
+    for mark in COURIER_TELLING:
+        for line in lines:
+            if mark in line:
+                return line
+    return None
 
 
 def log_says(lines: list[str]) -> str:
     """' The mail log says: "..."' for a message, when the new lines hold an error worth reading."""
-    line = telling_line([ln for ln in lines if "Fatal" in ln or "Error" in ln])
+    line = telling_line([ln for ln in lines if "Fatal" in ln or "Error" in ln]) or courier_line(lines)
     if not line:
         return ""
     # The connection details Dovecot appends (user=<>, rip=..., session=<...>) say nothing about the cause.
     text = re.sub(r":? ?user=<[^>]*>, rip=.*$", "", without_syslog_prefix(line).strip())
+    # imap(alice)<38><sFxpizUjEQ5bpQjX>: the process id and session tag only identify the connection.
+    text = re.sub(r"^(\w[\w-]*\([^)]*\))(?:<[^>]*>)+", r"\1", text)
     return f' {MAIL_LOG} says: "{text}"'

@@ -25,6 +25,8 @@ DEFAULT_TIMEOUT = 10.0
 
 # Lines openssl prints about the peer's certificate; not part of the protocol.
 _OPENSSL_NOISE = ("depth=", "verify error:", "verify return:", "DONE", "Can't use SSL_get_servername")
+# openssl s_client -starttls imap says this when the greeting's capabilities lack STARTTLS; it goes on anyway.
+NO_STARTTLS = "Didn't find STARTTLS in server response"
 
 
 # openssl's error lines: "40578C5A2E7F0000:error:8000006F:system library:BIO_connect:Connection refused:..."
@@ -202,7 +204,7 @@ class Dialogue:
 
     def _record(self, text: str) -> None:
         for part in text.replace("\r", "").split("\n"):
-            ours = part.startswith(_OPENSSL_NOISE) or part.startswith(("[", "linechat:"))
+            ours = part.startswith(_OPENSSL_NOISE) or part.startswith(("[", "linechat:", NO_STARTTLS))
             if self.transport == "starttls" and part.startswith(". "):
                 # openssl tags its own IMAP commands "."; what the server answers them is openssl's part.
                 self.lines.append(f"   S (to openssl): {part}")
@@ -215,7 +217,7 @@ class Dialogue:
         self.lines.append(f"[no answer within {self.timeout:g}s]")
         return ProbeTimeout(
             f"{self.where} did not answer within {self.timeout:g} seconds (is the server hung or "
-            "stopped? `service dovecot status` and /var/log/mail.log tell)"
+            "stopped? `service --status-all` and /var/log/mail.log tell)"
         )
 
     def _closed_reason(self, text: str) -> str:
@@ -227,6 +229,11 @@ class Dialogue:
         if "connect" in low and ("fail" in low or "errno" in low):
             reason = openssl_reason(text) if _OPENSSL_ERROR.match(text) else text.strip()
             return f"could not connect to {self.where} ({reason})"
+        if self.transport == "starttls" and any(NO_STARTTLS in line for line in self.lines):
+            return (
+                f"{self.where} does not offer STARTTLS: its greeting's capabilities lack the word "
+                f'(openssl: "{NO_STARTTLS}")'
+            )
         if self.transport != "plain" and (
             not text or any(w in low for w in ("ssl", "tls", "handshake", "errno"))
         ):

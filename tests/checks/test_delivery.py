@@ -69,7 +69,8 @@ def test_a_message_to_a_user_lands_in_their_inbox(courier_lab: Lab) -> None:
 def test_root_bounces_and_only_bounced_passes(courier_lab: Lab) -> None:
     delivered = run(courier_lab, address="root", lands_in={"user": "admin"})
     assert not delivered.passed and delivered.error is None
-    assert "but it bounced: <root@mail>: 550 User <root> unknown" in delivered.message
+    assert 'but it bounced: "<root@mail>: 550 User <root> unknown".' in delivered.message
+    assert "Courier never delivers mail to root" in delivered.message
     assert "<root@mail>: <<< 550 User <root> unknown" in delivered.transcript
     assert "double bounce" in delivered.transcript  # the check's own sender is off the lab: the log keeps it
     bounced = run(courier_lab, address="root", expect="bounced", lands_in={"user": "admin"})
@@ -86,6 +87,16 @@ def test_aliases_count_only_once_compiled(courier_lab: Lab) -> None:
     courier_lab.exec(["rm", "-f", "etc/courier/aliases.dat"])
     stale = run(courier_lab, address="helpdesk", lands_in={"user": "admin"})
     assert not stale.passed and "550 User <helpdesk> unknown" in stale.message
+    assert "helpdesk is neither a mail account nor an alias" in stale.message
+    assert "There is no aliases.dat yet." in stale.message
+    # Compiled once, then edited: the message names the file newer than aliases.dat.
+    set_aliases(courier_lab, "webmaster: alice\n")
+    courier_lab.exec(["touch", "-d", "1 hour ago", "etc/courier/aliases.dat"])
+    set_aliases(courier_lab, "helpdesk: admin\n", compile=False)
+    edited = run(courier_lab, address="helpdesk", lands_in={"user": "admin"})
+    assert not edited.passed
+    older = "aliases.dat is older than /etc/courier/aliases/system: the edit is not compiled."
+    assert older in edited.message
     set_aliases(courier_lab, "helpdesk: admin\n")
     compiled = run(courier_lab, address="helpdesk", lands_in={"user": "admin"})
     assert compiled.passed, compiled.message
@@ -104,6 +115,7 @@ def test_it_says_where_the_message_went_instead(courier_lab: Lab) -> None:
     assert inbox_dot.passed
     thrown = run(courier_lab, address="void", lands_in={"user": "admin"})
     assert not thrown.passed and "it was thrown away: an alias on its way has no addresses" in thrown.message
+    assert "leaves `postmaster:` empty" in thrown.message
     nobody = run(courier_lab, address="admin", lands_in={"user": "zed"})
     assert not nobody.passed and "there is no user zed in the lab's /etc/passwd" in nobody.message
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labsim.checks.base import count, listing, said, value
-from labsim.checks.explain import accepted, announcement, refusal
+from labsim.checks.explain import accepted, announcement, bounced, is_courier, refusal
 from labsim.checks.maillog import log_says, telling_line, without_syslog_prefix
 from labsim.checks.session import openssl_reason, shown_argv
 
@@ -63,3 +63,25 @@ def test_transcripts_show_the_client_as_an_admin_types_it() -> None:
     line = "40A796BA2E7F0000:error:0A000126:SSL routines:ssl3_read_n:unexpected eof while reading:../x.c:3:"
     assert openssl_reason(line) == "unexpected eof while reading"
     assert openssl_reason("write:errno=104") == "the connection was reset"
+
+
+def test_courier_is_explained_in_its_own_files() -> None:
+    assert is_courier("S: +OK Hello there.") and not is_courier("S: +OK Dovecot (Debian) ready.")
+    assert "IMAP_TLS_REQUIRED" in refusal("a1 NO STARTTLS required", courier=True)
+    assert "auth_mechanisms" not in announcement(["SASL PLAIN"], courier=True)
+    assert "POP3AUTH" in announcement(["SASL PLAIN"], courier=True)
+    assert "IMAPDSTARTTLS" in announcement(["STARTTLS"], courier=True)
+    spoken = "imapd-ssl: couriertls: /etc/courier/imapd.pem: No such file or directory"
+    line = f"Dec 06 11:59:07 vm {spoken}"
+    assert without_syslog_prefix(line) == spoken
+    quiet = "Dec 06 11:59:07 vm imapd: Connection, ip=[::1]"
+    assert log_says([quiet, line]) == f' /var/log/mail.log says: "{spoken}"'
+
+
+def test_a_bounce_says_why_courier_refused_it() -> None:
+    root = bounced("root@mail", "550 User <root> unknown", "")
+    assert root.startswith("Courier never delivers mail to root") and "makealiases compiles" in root
+    assert bounced("uucp@mail", "550 User <uucp> unknown", "missing").endswith("There is no aliases.dat yet.")
+    stale = bounced("root@mail", "550 User <root> unknown", "stale:/etc/courier/aliases/system")
+    assert stale.endswith("aliases.dat is older than /etc/courier/aliases/system: the edit is not compiled.")
+    assert bounced("root@mail", "452 Mailbox full", "") == ""
