@@ -221,3 +221,25 @@ def test_courier_not_available_yet_is_one_clear_sentence(
     assert service_mod.service_main(["courier-imap", "start"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "courier-imap: the Courier personality of the lab's mail server is not available yet"
+
+
+def test_a_courier_daemon_switched_off_starts_nothing_and_says_nothing(courier_shim: Shim) -> None:
+    """Debian's init script: IMAPDSTART=NO means success with nothing started, not a failure."""
+    shim = courier_shim
+    imapd = shim.root / "etc/courier/imapd"
+    imapd.write_text(imapd.read_text() + "IMAPDSTART=NO\n")
+    r = shim.service("courier-imap", "start")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    status = shim.systemctl("status", "courier-imap")
+    assert status.returncode == 0
+    assert "     Active: active (exited)" in status.stdout
+    assert "Main PID" not in status.stdout
+    base = int(shim.env["LABSIM_PORT_BASE"])
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", base + 143), timeout=2):
+        pass  # nothing listens: the learner's fix is the variable, not the service command
+    assert shim.service("courier-imap", "stop").returncode == 0
+    assert "     Active: inactive (dead)" in shim.systemctl("status", "courier-imap").stdout
+    # Switched on again, the same command serves.
+    imapd.write_text(imapd.read_text().replace("IMAPDSTART=NO\n", "IMAPDSTART=YES\n"))
+    assert shim.service("courier-imap", "start").returncode == 0
+    assert greeting(shim, 143).startswith("* OK [CAPABILITY IMAP4rev1")

@@ -173,6 +173,11 @@ class Unit:
             return True, ""
         if self.unit.courier and not courier_available():
             return False, f"{self.name}: {COURIER_NOT_AVAILABLE}"
+        if self.unit.courier and self._switched_off():
+            # Debian's init script returns success without starting anything when IMAPDSTART (or
+            # POP3DSTART, ...) is not yes; systemd then shows the unit "active (exited)".
+            self._save_state(result="success", since=time.time(), active=True, switched_off=True)
+            return True, ""
         for pid_file in self.unit.pid_files:
             self.root.path(pid_file).unlink(missing_ok=True)  # stale: its process is gone
         journal = self.root.path(self.journal)
@@ -217,12 +222,23 @@ class Unit:
         self._save_state(result="success", since=time.time(), pid=proc.pid)
         return True, ""
 
+    def _switched_off(self) -> bool:
+        """The daemon's START variable is not yes, in files that load (errors fail the start as before)."""
+        from labsim.mailserver.config.courier import CourierConfigError, MissingConfig, load_daemon
+
+        try:
+            return not load_daemon(self.root, self.unit.courier).start
+        except (MissingConfig, CourierConfigError):
+            return False
+
     def stop(self) -> None:
         if not self.unit.process:
             self._save_state(result="success", since=time.time(), stopped=True)
             return
         pid = self.pid()
         if pid is None:
+            if self.state().get("switched_off"):
+                self._save_state(result="success", since=time.time(), stopped=True)
             return
         _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_WAIT
@@ -299,6 +315,8 @@ class Unit:
             return "active" if state.get("active") and not state.get("stopped") else "inactive"
         if self.pid() is not None:
             return "active"
+        if state.get("switched_off") and not state.get("stopped"):
+            return "active"  # exited: the init script had nothing to start
         return "failed" if state.get("result") == "exit-code" and not state.get("stopped") else "inactive"
 
     def status_text(self, lines: int = 10) -> str:
@@ -312,7 +330,7 @@ class Unit:
             since_text = f" since {when}; {_ago(ago)} ago"
         active = self.active_state()
         if active == "active":
-            running = "running" if self.unit.process else "exited"
+            running = "running" if self.unit.process and self.pid() is not None else "exited"
             active_line = f"active ({running}){since_text}"
         elif active == "failed":
             active_line = f"failed (Result: exit-code){since_text}"
