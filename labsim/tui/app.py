@@ -58,7 +58,12 @@ class LabsimApp(App[None]):
         self.push_screen(ExamScreen(self.services, ExamSession(scenarios, self.exam_minutes * 60.0)))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.callback == self.action_quit:  # say what quitting does to the labs
+                command = SystemCommand(
+                    "Quit", "Leave labsim; your labs keep running for next time (q)", command.callback
+                )
+            yield command
         palette = getattr(screen, "palette_commands", None)
         if callable(palette):
             for command in palette():

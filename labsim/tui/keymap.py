@@ -20,9 +20,15 @@ APP_BINDINGS: list[BindingType] = [
 
 HOME_BINDINGS: list[BindingType] = [
     Binding("slash", "filter", "Filter", id="home.filter"),
+    Binding("down", "to_list", "List", show=False, id="home.to_list"),
     Binding("enter", "open", "Open", id="home.open", show=True),
     Binding("escape", "clear_filter", "Clear filter", show=False, id="home.clear_filter"),
     Binding("e", "exam", "Exam", id="home.exam"),
+]
+
+# The scenario list's own Enter, shown in the footer (OptionList's hidden one would shadow home.open).
+SCENARIO_LIST_BINDINGS: list[BindingType] = [
+    Binding("enter", "select", "Open", id="home.list_open"),
 ]
 
 SCENARIO_BINDINGS: list[BindingType] = [
@@ -33,7 +39,9 @@ SCENARIO_BINDINGS: list[BindingType] = [
     Binding("l", "mail_log", "Log", id="scenario.mail_log"),
     Binding("r", "reset", "Reset", id="scenario.reset"),
     Binding("v", "reveal", "Solution", id="scenario.reveal"),
+    # One key, two bindings: the footer says what x will do (check_action shows one of them).
     Binding("x", "stop_lab", "Stop", id="scenario.stop_lab"),
+    Binding("x", "start_lab", "Start", id="scenario.start_lab"),
     Binding("escape", "back", "Back", show=False, id="scenario.back"),
 ]
 
@@ -55,7 +63,15 @@ CONFIRM_BINDINGS: list[BindingType] = [
 
 
 def all_binding_ids() -> set[str]:
-    groups = (APP_BINDINGS, HOME_BINDINGS, SCENARIO_BINDINGS, EXAM_BINDINGS, MODAL_BINDINGS, CONFIRM_BINDINGS)
+    groups = (
+        APP_BINDINGS,
+        HOME_BINDINGS,
+        SCENARIO_LIST_BINDINGS,
+        SCENARIO_BINDINGS,
+        EXAM_BINDINGS,
+        MODAL_BINDINGS,
+        CONFIRM_BINDINGS,
+    )
     return {b.id for group in groups for b in group if isinstance(b, Binding) and b.id}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled
@@ -190,6 +191,26 @@ async def test_pause_stops_checking_until_resumed() -> None:
         await pilot.pause(0.4)
         assert len(source.runs) > seen + 1
         await pilot.press("q")
+
+
+class ChattyClass(FakeClass):
+    def mail_log(self, student: str, scenario: str, lines: int = 200) -> list[str]:
+        return [f"Dec  6 10:{i:02d} mail dovecot: imap-login: Login: user=<{student}>" for i in range(40)]
+
+
+@sync
+async def test_the_mail_log_pane_keeps_its_newest_lines_in_sight() -> None:
+    # At 80x24 the pane holds a few lines: the first ones of a long log hid the new ones.
+    app = make_app(ChattyClass())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(ClassGrid).move_cursor(row=1, column=3)
+        await settle(pilot)
+        await pilot.pause(0.1)
+        scroll = app.screen.query_one("#detail-log-scroll", VerticalScroll)
+        assert scroll.max_scroll_y > 0
+        assert scroll.scroll_y == scroll.max_scroll_y
+        assert "10:39 mail dovecot" in str(app.screen.query_one("#detail-log", Static).render())
 
 
 def test_round_robin_puts_requests_first_and_counts_sweeps() -> None:

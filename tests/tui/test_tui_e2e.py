@@ -78,6 +78,7 @@ def test_start_check_hint_in_tmux(tmux: str, tmp_path: Path) -> None:
         # The real shell launcher: the app suspends, a lab shell runs, the app comes back.
         time.sleep(0.5)
         send(tmux, "s")
+        wait_for(tmux, "type exit to come back")  # said once, before the shell's own prompt
         wait_for(tmux, "[lab example-")
         # Computed by the shell, so the typed command line cannot match it.
         send(tmux, 'echo "in-$(basename "$(dirname "$LABSIM_ROOT")")-$((6*7))"', "Enter")

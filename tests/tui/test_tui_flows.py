@@ -106,7 +106,7 @@ async def test_open_scenario_starts_the_lab_and_shows_brief_and_checks(tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_maildir(pilot, app)
         assert fake.calls[0] == f"open {MAILDIR.id}"
-        assert text_of(screen.query_one(LabStatusLine)) == "Lab lab-0001 (local) server running"
+        assert text_of(screen.query_one(LabStatusLine)) == "mail server running · local lab lab-0001"
         markdown = screen.query_one("#brief", Markdown).source
         assert "## Task 1 of 2: Point Dovecot at the Maildirs" in markdown
         checks = screen.query_one(CheckList)
@@ -189,8 +189,15 @@ async def test_lab_error_on_start_is_a_notification_with_the_sentence(tmp_path: 
         assert screen.lab is None
         await pilot.press("c")
         await pilot.pause()
-        assert messages(app)[-1] == "The lab is not ready yet."
+        assert messages(app)[-1] == "The lab did not start: x tries again."
         assert f"check {MAILDIR.id}" not in fake.calls
+        fake.fail_open = None  # whatever was in the way is gone: x starts it
+        assert screen.active_bindings["x"].binding.description == "Start"
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.lab is not None and screen.lab.running
+        assert screen.active_bindings["x"].binding.description == "Stop"
 
 
 @sync
@@ -315,13 +322,13 @@ async def test_stop_lab_and_shell_round_trip(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert f"stop {MAILDIR.id}" in fake.calls
-        assert text_of(screen.query_one(LabStatusLine)) == "Lab lab-0001 (local) server stopped"
+        assert text_of(screen.query_one(LabStatusLine)) == "mail server stopped · local lab lab-0001"
         assert messages(app)[-1] == "The lab is stopped; x starts it again."
         await pilot.press("x")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert fake.calls[-1] == f"open {MAILDIR.id}"
-        assert text_of(screen.query_one(LabStatusLine)) == "Lab lab-0001 (local) server running"
+        assert text_of(screen.query_one(LabStatusLine)) == "mail server running · local lab lab-0001"
 
 
 @sync

@@ -21,4 +21,7 @@ class CheckDetail(Static):
             self.update(Text.assemble((spec.id, "bold"), f": {result.status} (details after the exam)"))
             return
         style = {"passed": "green", "failed": "red"}.get(result.status, "magenta")
-        self.update(Text.assemble((spec.id, "bold"), " ", (result.status, style), "\n", result.message))
+        points = f" {result.points:g}/{result.max_points:g} points"
+        self.update(
+            Text.assemble((spec.id, "bold"), " ", (result.status, style), points, "\n", result.message)
+        )

@@ -1,4 +1,8 @@
-"""A scenario's tasks and their checks, each with its state: not run, running, passed, failed, error."""
+"""A scenario's tasks and their checks, each with its state: not run, running, passed, failed, error.
+
+One line per check, cut with an ellipsis: the list stays a list a learner can scan at 80x24, and
+the detail below it gives the highlighted check's whole description and message.
+"""
 
 from __future__ import annotations
 
@@ -45,15 +49,26 @@ class CheckList(OptionList):
         mark, style = MARKS[self.state(check_id)]
         result = self.results.get(check_id)
         got = _points(result.points if result else 0.0) if result else "-"
-        return Text.assemble(
+        text = Text.assemble(
             (f"{mark} ", style), (f"{got}/{_points(worth)} ", "dim"), description or check_id
         )
+        return self._one_line(text)
+
+    def _one_line(self, text: Text) -> Text:
+        width = self.scrollable_content_region.width - 1  # a column for the scrollbar's edge
+        if width > 8:
+            text.truncate(width, overflow="ellipsis")
+        text.no_wrap = True
+        return text
+
+    def on_resize(self) -> None:
+        self.rebuild()
 
     def rebuild(self) -> None:
         keep = self.highlighted
         options: list[Option | None] = []
         for n, task in enumerate(self.scenario.tasks, 1):
-            heading = Text(f"{n}. {task.title or task.id}", style="bold")
+            heading = self._one_line(Text(f"{n}. {task.title or task.id}", style="bold"))
             options.append(Option(heading, id=f"task:{task.id}", disabled=True))
             for check in task.checks:
                 options.append(Option(self._prompt(check.id, check.description, check.points), id=check.id))

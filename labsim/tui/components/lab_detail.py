@@ -55,3 +55,6 @@ class LabDetail(Horizontal):
             return
         shown = "\n".join(lines[-40:]) if lines else "(the mail log is empty)"
         self.query_one("#detail-log", Static).update(Text(shown))
+        # The newest lines are the ones an instructor looks for: keep the end in sight, as tail -f.
+        scroll = self.query_one("#detail-log-scroll", VerticalScroll)
+        scroll.call_after_refresh(scroll.scroll_end, animate=False)

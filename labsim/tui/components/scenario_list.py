@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from labsim.tui.keymap import SCENARIO_LIST_BINDINGS
 from labsim.tui.services import GROUPS, ScenarioRow
 
 STATE_STYLE = {"passed": "bold green", "in progress": "yellow", "not started": "dim"}
-TITLE_WIDTH = 38  # at 80 columns; wider terminals give titles the room
-# difficulty (12+1), minutes (3+6), progress ("in progress 10/10") and the list's borders/scrollbar
-OTHER_COLUMNS = 13 + 9 + 17 + 4
+TITLE_WIDTH = 30  # the least a title gets; wider terminals give titles the room
+# difficulty and minutes ("intermediate " + " 15 min  "); the progress column is as wide as its
+# widest entry, so "not started" everywhere leaves the titles more room than "in progress 10/10"
+DIFFICULTY_AND_TIME = 13 + 9
+SCROLLBAR = 2  # drawn inside the content region when the list is longer than the screen
 
 
 def _points(value: float) -> str:
@@ -29,7 +33,9 @@ def progress_text(row: ScenarioRow) -> str:
 
 def title_width(rows: list[ScenarioRow], columns: int) -> int:
     longest = max((len(r.scenario.title) for r in rows), default=TITLE_WIDTH)
-    return max(TITLE_WIDTH, min(longest, columns - OTHER_COLUMNS))
+    progress = max((len(progress_text(r)) for r in rows), default=len("not started"))
+    room = columns - SCROLLBAR - DIFFICULTY_AND_TIME - progress - 1
+    return max(TITLE_WIDTH, min(longest, room))
 
 
 def row_prompt(row: ScenarioRow, width: int = TITLE_WIDTH) -> Text:
@@ -52,6 +58,8 @@ def matches(row: ScenarioRow, query: str) -> bool:
 
 class ScenarioList(OptionList):
     """Option ids are scenario ids; group headings are disabled options."""
+
+    BINDINGS = SCENARIO_LIST_BINDINGS
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -90,6 +98,20 @@ class ScenarioList(OptionList):
         elif shown:
             self.highlighted = self.get_option_index(shown[0])
             self.scroll_home(animate=False)
+
+    def scroll_to_highlight(self, top: bool = False) -> None:
+        """The first scenario of a group brings its group's heading into sight (Home, Up)."""
+        super().scroll_to_highlight(top)
+        index = self.highlighted
+        if index is None or index == 0 or not self.is_mounted:
+            return
+        heading = self.get_option_at_index(index - 1)
+        if heading.id is None or not heading.id.startswith("group:"):
+            return
+        line = self._index_to_line.get(index - 1)
+        if line is not None:
+            region = Region(0, line, self.scrollable_content_region.width, 2)
+            self.scroll_to_region(region, force=True, animate=False, immediate=True)
 
     def on_resize(self) -> None:
         # Titles take the width there is: re-render the rows for the new size.

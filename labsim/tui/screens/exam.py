@@ -17,6 +17,7 @@ from labsim.grading.score import Score, score
 from labsim.lab.model import LabError
 from labsim.scenario.model import Scenario
 from labsim.tui.keymap import EXAM_BINDINGS
+from labsim.tui.palette import PaletteCommand
 from labsim.tui.screens.confirm import ConfirmScreen
 from labsim.tui.services import Services
 
@@ -45,16 +46,23 @@ def clock(seconds: float) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
-def exam_row(session: ExamSession, scenario: Scenario) -> Text:
+STATE_WIDTH = len("10/10  10/10 checks pass")
+TITLE_WIDTH = 44  # the least a title gets (80 columns); a wider terminal gives it more
+
+
+def exam_row(session: ExamSession, scenario: Scenario, width: int = TITLE_WIDTH) -> Text:
     results = session.results.get(scenario.id)
     if session.finished:
         sc = score(scenario, results or [])
-        state = f"{sc.total:g}/{sc.max_points:g}  {sc.passed_count}/{len(sc.checks)} checks pass"
-        style = "bold green" if sc.all_passed else "yellow"
+        if results is None:  # never opened: say so, rather than "0/3 checks pass"
+            state, style = f"{sc.total:g}/{sc.max_points:g}  not attempted", "dim"
+        else:
+            state = f"{sc.total:g}/{sc.max_points:g}  {sc.passed_count}/{len(sc.checks)} checks pass"
+            style = "bold green" if sc.all_passed else "yellow"
     else:
         state, style = ("checked", "cyan") if results is not None else ("not checked yet", "dim")
-    title = scenario.title if len(scenario.title) <= 44 else scenario.title[:43] + "…"
-    return Text.assemble((f"{title:<45}", "bold"), (state, style))
+    title = scenario.title if len(scenario.title) <= width else scenario.title[: width - 1] + "…"
+    return Text.assemble((f"{title:<{width}} ", "bold"), (state, style))
 
 
 class ExamScreen(Screen[None]):
@@ -64,6 +72,7 @@ class ExamScreen(Screen[None]):
         super().__init__()
         self.services = services
         self.session = session
+        self.finishing = ""  # what the last checks are doing, while the exam is handed in
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="✉")
@@ -72,8 +81,15 @@ class ExamScreen(Screen[None]):
         yield Static("", id="exam-total")
         yield Footer(compact=True)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "finish":  # handed in: f has nothing left to do
+            return not self.session.finished
+        return True
+
     def on_mount(self) -> None:
         self.title = "Exam"
+        n = len(self.session.scenarios)
+        self.sub_title = f"{n} scenario{'s' if n != 1 else ''}, {self.session.seconds / 60:g} minutes"
         self.refresh_rows()
         self.tick()
         self.set_interval(1.0, self.tick)
@@ -82,12 +98,28 @@ class ExamScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.refresh_rows()
 
+    def on_resize(self) -> None:
+        self.refresh_rows()
+
+    def title_width(self) -> int:
+        room = self.query_one(OptionList).scrollable_content_region.width - STATE_WIDTH - 4
+        longest = max((len(s.title) for s in self.session.scenarios), default=TITLE_WIDTH)
+        return max(TITLE_WIDTH, min(longest, room))
+
     def refresh_rows(self) -> None:
         listing = self.query_one(OptionList)
         keep = listing.highlighted
-        listing.set_options(Option(exam_row(self.session, s), id=s.id) for s in self.session.scenarios)
+        width = self.title_width()
+        listing.set_options(Option(exam_row(self.session, s, width), id=s.id) for s in self.session.scenarios)
         listing.highlighted = keep if keep is not None else 0
-        if self.session.finished:
+        total = self.query_one("#exam-total", Static)
+        if self.finishing:
+            total.update(Text(self.finishing, style="bold yellow"))
+        elif not self.session.finished:
+            total.update(
+                Text("Enter opens a scenario (its lab starts); check your work there with c.", style="dim")
+            )
+        if self.session.finished and not self.finishing:
             earned, worth = self.session.total()
             self.query_one("#exam-total", Static).update(
                 Text.assemble(
@@ -105,9 +137,8 @@ class ExamScreen(Screen[None]):
         left = self.session.remaining()
         status.update(
             Text.assemble(
-                f"{len(self.session.scenarios)} scenarios, ",
                 (f"{clock(left)} left", "bold yellow" if left > 300 else "bold red"),
-                ". Hints and transcripts are hidden until the end. f finishes.",
+                " · hints and transcripts wait for the end · f hands in",
             )
         )
         if left <= 0:
@@ -138,15 +169,25 @@ class ExamScreen(Screen[None]):
         if yes:
             self.finish()
 
+    def show_finishing(self, what: str) -> None:
+        self.finishing = what
+        self.refresh_rows()
+        self.refresh_bindings()
+
     @work(thread=True, exclusive=True, group="exam-finish")
     def finish(self) -> None:
         if self.session.finished:
             return
         self.session.finished = True
+        # The last checks can take a while per lab: say which one runs, so the screen is not silent.
+        self.app.call_from_thread(self.show_finishing, "Handing in: checking your labs one last time…")
         for scenario in self.session.scenarios:
             try:
                 if self.services.lab_info(scenario) is None:
                     continue
+                self.app.call_from_thread(
+                    self.show_finishing, f"Handing in: checking the lab of {scenario.id}…"
+                )
                 results = list(self.services.run_checks(scenario))
                 self.services.record_run(scenario, results)
             except LabError as exc:
@@ -164,8 +205,26 @@ class ExamScreen(Screen[None]):
                 )
                 continue
             self.session.results[scenario.id] = results
-        self.app.call_from_thread(self.refresh_rows)
+        self.app.call_from_thread(self.show_finishing, "")
         self.app.call_from_thread(self.tick)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        commands = [
+            PaletteCommand("Open the highlighted scenario", "Its lab starts (enter)", self.action_open),
+        ]
+        if not self.session.finished:
+            commands.append(
+                PaletteCommand(
+                    "Finish the exam", "Hand in: every lab is checked once more (f)", self.action_finish
+                )
+            )
+        commands.append(PaletteCommand("Leave the exam", "Back to the scenarios (escape)", self.action_leave))
+        return commands
+
+    def action_open(self) -> None:
+        listing = self.query_one(OptionList)
+        if listing.highlighted is not None:
+            listing.action_select()
 
     def action_leave(self) -> None:
         if self.session.finished:

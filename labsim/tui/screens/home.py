@@ -92,13 +92,23 @@ class HomeScreen(Screen[None]):
 
     def on_key(self, event: Key) -> None:
         """Typing a letter in the list starts filtering (q, e and / keep their bindings)."""
+        if event.character is None or not event.is_printable:
+            return
         listing = self.query_one(ScenarioList)
-        if not listing.has_focus or event.character is None or not event.is_printable:
-            return
-        if event.character in {"q", "e", "/"} or event.character.isspace():
-            return
         field = self.query_one("#filter", Input)
-        field.focus()
+        if self.focused is field:
+            # The field would have kept this key: it was typed fast, queued for the list before
+            # the field took focus. It belongs to the filter, e and q too ("broken", "quota").
+            self._type_into(field, event)
+        elif self.focused is listing:
+            if event.character in {"q", "e", "/"} or event.character.isspace():
+                return
+            # set_focus now, not focus() (a turn later): the next keys are already on their way.
+            self.set_focus(field)
+            self._type_into(field, event)
+
+    def _type_into(self, field: Input, event: Key) -> None:
+        assert event.character is not None
         field.insert_text_at_cursor(event.character)
         event.stop()
         event.prevent_default()
@@ -108,6 +118,10 @@ class HomeScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
+
+    def action_to_list(self) -> None:
+        """Down in the filter goes on to the matching scenarios (the list handles its own Down)."""
+        self.query_one(ScenarioList).focus()
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)

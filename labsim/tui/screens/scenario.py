@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 
 def scenario_markdown(scenario: Scenario, task_id: str | None, hints: dict[str, list[str]]) -> str:
-    parts = [f"# {scenario.title}", "", scenario.brief.strip(), ""]
+    # The title in bold, not as a heading: the header shows it too, and at 80x24 a centred
+    # heading costs the brief four of its twenty lines.
+    parts = [f"**{scenario.title}**", "", scenario.brief.strip(), ""]
     task = scenario.task(task_id) if task_id else None
     if task is not None:
         n = scenario.tasks.index(task) + 1
@@ -43,6 +45,16 @@ def scenario_markdown(scenario: Scenario, task_id: str | None, hints: dict[str, 
             parts += [f"{i}. {text}" for i, text in enumerate(shown, 1)]
             parts.append("")
     return "\n".join(parts)
+
+
+def start_failure(output: str) -> str:
+    """What starting the services said, for the notification: the last few lines, as the CLI shows."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    said = "\n".join(lines[-3:]) if lines else "it printed nothing"
+    return (
+        f"The lab is up but its mail server is not running:\n{said}\n"
+        "Find out why: the mail log (l), a shell (s)."
+    )
 
 
 class ScenarioScreen(Screen[None]):
@@ -70,7 +82,8 @@ class ScenarioScreen(Screen[None]):
                 yield Markdown(scenario_markdown(self.scenario, first, {}), id="brief")
             with Vertical(id="side"):
                 yield CheckList(self.scenario, id="checks")
-                yield CheckDetail(id="check-detail")
+                with VerticalScroll(id="detail-scroll"):
+                    yield CheckDetail(id="check-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -83,19 +96,53 @@ class ScenarioScreen(Screen[None]):
             for result in self.exam.results[self.scenario.id]:
                 self.query_one(CheckList).set_result(result)
         self.refresh_brief()
+        if self.exam is not None:
+            self.exam_tick()
+            self.set_interval(1.0, self.exam_tick)
         self.start_lab()
+
+    def exam_tick(self) -> None:
+        """In an exam the clock stays in sight on the scenario screen too."""
+        from labsim.tui.screens.exam import clock
+
+        if self.exam is None:
+            return
+        if self.exam.finished:
+            self.query_one(LabStatusLine).set_extra("exam over")
+        else:
+            self.query_one(LabStatusLine).set_extra(f"exam: {clock(self.exam.remaining())} left")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # x says what it will do: "Stop" while the server runs, "Start" when it is stopped or the
+        # lab did not start at all.
+        stopped = (self.lab is not None and not self.lab.running) or (self.lab is None and not self.busy)
+        if action == "stop_lab":
+            return not stopped
+        if action == "start_lab":
+            return stopped
+        return True
 
     @property
     def check_list(self) -> CheckList:
         return self.query_one(CheckList)
 
-    def refresh_brief(self) -> None:
+    def refresh_brief(self, show_end: bool = False) -> None:
+        """Redraw the brief; show_end scrolls to its end, where the current task's hints are."""
         task_id = self.check_list.current_task_id()
         text = scenario_markdown(self.scenario, task_id, self.hints)
         brief = self.query_one("#brief", Markdown)
+        pending = None
         if brief.source != text:  # rebuilding the Markdown widget is the costly part of a redraw
-            brief.update(text)
+            pending = brief.update(text)
+        if show_end:
+            self.run_worker(self._scroll_brief_end(pending), exclusive=True, group="brief-scroll")
         self.show_detail()
+
+    async def _scroll_brief_end(self, pending: Awaitable[None] | None) -> None:
+        if pending is not None:
+            await pending  # the new blocks are mounted; their height is known after a refresh
+        scroll = self.query_one("#brief-scroll", VerticalScroll)
+        scroll.call_after_refresh(scroll.scroll_end, animate=False)
 
     def show_detail(self) -> None:
         check_id = self.check_list.selected_id
@@ -120,10 +167,12 @@ class ScenarioScreen(Screen[None]):
     def set_busy(self, busy: str) -> None:
         self.busy = busy
         self.query_one(LabStatusLine).set_busy(busy)
+        self.refresh_bindings()
 
     def set_lab(self, info: LabInfo | None) -> None:
         self.lab = info
         self.query_one(LabStatusLine).set_info(info)
+        self.refresh_bindings()  # x: stop or start
 
     def report_error(self, exc: BaseException, title: str) -> None:
         if isinstance(exc, ChecksUnavailable):
@@ -136,7 +185,7 @@ class ScenarioScreen(Screen[None]):
 
     # --- the lab ---
     @work(thread=True, exclusive=True, group="lab")
-    def start_lab(self) -> None:
+    def start_lab(self, again: bool = False) -> None:
         self._ui(self.set_busy, "starting the lab…")
         try:
             info = self.services.open_lab(self.scenario)
@@ -145,9 +194,9 @@ class ScenarioScreen(Screen[None]):
             self._ui(self.report_error, exc, "Lab")
             self._ui(self.set_busy, "")
             return
-        self._ui(self.lab_started, info, taken)
+        self._ui(self.lab_started, info, taken, again)
 
-    def lab_started(self, info: LabInfo, taken: dict[str, int]) -> None:
+    def lab_started(self, info: LabInfo, taken: dict[str, int], again: bool = False) -> None:
         self.set_busy("")
         self.set_lab(info)
         if not self.hiding:
@@ -155,14 +204,11 @@ class ScenarioScreen(Screen[None]):
                 self.hints[task.id] = [h.text for h in task.hints[: taken.get(task.id, 0)]]
         self.refresh_brief()
         if info.start_failed:
-            last = info.start_output.splitlines()[-1] if info.start_output else "no output"
             self.notify(
-                f"The mail server did not start: {last}. Read the mail log (l).",
-                markup=False,
-                title="Lab",
-                severity="warning",
-                timeout=10,
+                start_failure(info.start_output), markup=False, title="Lab", severity="warning", timeout=15
             )
+        elif again:
+            self.notify("The lab is running again.", markup=False, title="Lab")
 
     @work(thread=True, exclusive=True, group="lab")
     def refresh_lab(self) -> None:
@@ -175,7 +221,9 @@ class ScenarioScreen(Screen[None]):
 
     def require_lab(self) -> bool:
         if self.lab is None:
-            self.notify("The lab is not ready yet.", markup=False, title="Lab", severity="warning")
+            # Still starting, or the start failed (its error was shown): say which, and what to do.
+            message = f"Wait a moment: {self.busy}" if self.busy else "The lab did not start: x tries again."
+            self.notify(message, markup=False, title="Lab", severity="warning")
             return False
         return True
 
@@ -187,6 +235,8 @@ class ScenarioScreen(Screen[None]):
         try:
             try:
                 with self.app.suspend():
+                    # The shell's own prompt does not say how to get back: say it once, first.
+                    print(f"labsim: a shell in the lab of {self.scenario.id}; type exit to come back.")
                     code = self.services.shell(self.scenario)
             except SuspendNotSupported:
                 if not self.app.is_headless:
@@ -302,7 +352,7 @@ class ScenarioScreen(Screen[None]):
         listed = self.hints.setdefault(task_id, [])
         if shown.hint.text not in listed:
             listed.append(shown.hint.text)
-        self.refresh_brief()
+        self.refresh_brief(show_end=True)  # the hints are listed at the end of the brief
         cost = f" (costs {shown.cost:g} points)" if shown.cost else ""
         self.notify(shown.hint.text, title=f"Hint {shown.index + 1} of {shown.total}{cost}", timeout=15)
 
@@ -371,13 +421,19 @@ class ScenarioScreen(Screen[None]):
         self._ui(self.app.push_screen, SolutionScreen(solution.markdown))
 
     def action_stop_lab(self) -> None:
-        """x stops a running lab and starts a stopped one."""
+        """x stops a running lab (and, as start_lab, starts a stopped one)."""
         if not self.require_lab():
             return
         if self.lab is not None and not self.lab.running:
-            self.start_lab()
+            self.start_lab(again=True)
         else:
             self.stop_lab()
+
+    def action_start_lab(self) -> None:
+        if self.lab is None and not self.busy:  # the first start failed: try again
+            self.start_lab()
+        elif self.require_lab():
+            self.start_lab(again=True)
 
     @work(thread=True, exclusive=True, group="lab")
     def stop_lab(self) -> None:
