@@ -127,6 +127,9 @@ def add_core_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     report.set_defaults(func=_report)
     exam = sub.add_parser("exam", help="a timed run over the scenarios; hints and transcripts after the end")
     exam.add_argument("--minutes", type=_minutes, default=60, help="time allowed (default 60)")
+    from labsim.study.commands import add_backend_option
+
+    add_backend_option(exam, argparse.SUPPRESS)  # `labsim exam --backend local` as well as before it
     exam.set_defaults(func=_tui)
 
 

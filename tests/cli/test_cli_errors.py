@@ -81,3 +81,12 @@ def test_no_docker_engine_suggests_the_local_backend(labsim: Labsim) -> None:
     assert one_sentence(again.err).endswith(
         "use the local backend instead: labsim --backend local grade _example"
     )
+
+
+def test_the_exam_takes_the_backend_after_its_name_too() -> None:
+    from labsim.cli import build_parser
+
+    after = build_parser().parse_args(["exam", "--backend", "local", "--minutes", "5"])
+    before = build_parser().parse_args(["--backend", "local", "exam"])
+    assert (after.global_backend, after.minutes) == ("local", 5)
+    assert (before.global_backend, before.minutes) == ("local", 60)
