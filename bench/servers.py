@@ -117,16 +117,33 @@ class Server:
     pid: int
 
 
+USER = "tester"
+
+
+def cold_user(i: int) -> str:
+    """The i-th user whose mailbox no server has opened yet (one per first-SELECT run)."""
+    return f"cold{i}"
+
+
+def user_names(cold_users: int) -> list[str]:
+    return [USER, *(cold_user(i) for i in range(cold_users))]
+
+
 class RealServer:
     """Debian's Dovecot in the foreground with a private base_dir."""
 
-    def __init__(self, workdir: Path, mail_src: Path, fmt: str, uid: int, gid: int) -> None:
+    def __init__(
+        self, workdir: Path, mail_src: Path, fmt: str, uid: int, gid: int, cold_users: int = 0
+    ) -> None:
         self.workdir = workdir
-        home = workdir / "home" / "tester"
-        copy_mail(mail_src, home, fmt)
+        lines = []
+        for name in user_names(cold_users):
+            home = workdir / "home" / name
+            copy_mail(mail_src, home, fmt)
+            lines.append(f"{name}:{{PLAIN}}secret:{uid}:{gid}::{home}::\n")
         give_to_nobody(workdir / "home")
         users = workdir / "users"
-        users.write_text(f"tester:{{PLAIN}}secret:{uid}:{gid}::{home}::\n")
+        users.write_text("".join(lines))
         self.base = base = free_port_block()
         self.dovecot = RealDovecot(
             workdir,
@@ -151,15 +168,19 @@ class RealServer:
 class LabsimServer:
     """labsim-mailserver as a subprocess over a lab root."""
 
-    def __init__(self, root: Path, mail_src: Path, fmt: str, uid: int, gid: int, avoid: int) -> None:
+    def __init__(
+        self, root: Path, mail_src: Path, fmt: str, uid: int, gid: int, avoid: int, cold_users: int = 0
+    ) -> None:
         self.root = root
-        copy_mail(mail_src, root / "home" / "tester", fmt)
+        names = user_names(cold_users)
+        for name in names:
+            copy_mail(mail_src, root / "home" / name, fmt)
         give_to_nobody(root / "home")
         (root / "etc" / "dovecot").mkdir(parents=True, exist_ok=True)
         (root / "var" / "run" / "dovecot").mkdir(parents=True, exist_ok=True)
         (root / "var" / "log").mkdir(parents=True, exist_ok=True)
         (root / "etc" / "dovecot" / "users").write_text(
-            f"tester:{{PLAIN}}secret:{uid}:{gid}::/home/tester::\n"
+            "".join(f"{name}:{{PLAIN}}secret:{uid}:{gid}::/home/{name}::\n" for name in names)
         )
         (root / "etc" / "dovecot" / "dovecot.conf").write_text(
             COMMON_CONF

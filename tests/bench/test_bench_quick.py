@@ -28,6 +28,7 @@ def test_quick_bench_on_100_messages_prints_every_ratio() -> None:
     out = proc.stdout
     for fmt in ("maildir", "mbox"):
         for what in (
+            "first login+SELECT+FETCH, no index",
             "IMAP login+SELECT+FETCH 1:*",
             "POP3 login+LIST+UIDL",
             "POP3 RETR of all 100",
@@ -38,6 +39,7 @@ def test_quick_bench_on_100_messages_prints_every_ratio() -> None:
         assert re.search(
             rf"^{fmt} +memory holding 5 sessions +labsim RSS +[\d.]+ MiB .*dovecot RSS +[\d.]+ MiB", out, re.M
         ), out
+    assert re.search(r"^# the first SELECT counts too: ", out, re.M), out
     assert re.search(r"^# target \(every ratio <= 2\.0\) (met|NOT met); worst: ", out, re.M), out
     assert not list(Path("/tmp").glob("labsim-bench-*/ours")), "the work directory was left behind"
 

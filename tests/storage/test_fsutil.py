@@ -49,6 +49,17 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["f"]
 
 
+def test_atomic_write_of_pieces_writes_them_in_order(tmp_path: Path) -> None:
+    """An mbox is written message by message: more pieces than one writev() takes,
+    empty ones among them."""
+    root = LabRoot(tmp_path)
+    target = tmp_path / "mbox"
+    pieces = [b"%d\n" % i if i % 7 else b"" for i in range(2500)]
+    atomic_write(root, target, pieces, os.getuid(), os.getgid())
+    assert target.read_bytes() == b"".join(pieces)
+    assert os.listdir(tmp_path) == ["mbox"]
+
+
 def test_atomic_write_removes_temps_a_crash_left(tmp_path: Path) -> None:
     root = LabRoot(tmp_path)
     target = tmp_path / "alice"

@@ -319,3 +319,43 @@ def test_old_tmp_files_are_cleaned(storage: MaildirStorage, maildir: Path) -> No
     assert sorted(os.listdir(maildir / "tmp")) == ["old", "young"]
     storage.open("INBOX")
     assert os.listdir(maildir / "tmp") == ["young"]
+
+
+def test_first_scan_orders_uids_by_mtime_and_learns_sizes_and_dates(
+    storage_for: Callable[[str], MailStorage], lab: LabBuilder, alice: UserInfo
+) -> None:
+    """A Maildir nobody has indexed: each file read once gives its size (for the
+    uidlist's W field) and its mtime (UID order, then INTERNALDATE)."""
+    base = lab.root.path(f"{alice.home}/Maildir")
+    for sub in ("cur", "new", "tmp"):
+        (base / sub).mkdir(parents=True)
+    files = [  # (sub, name, content, mtime): names out of mtime order on purpose
+        ("cur", "1700000003.M1P1.h:2,S", b"Subject: a\n\nlf only\n", 1_600_000_300),
+        ("new", "1700000001.M2P1.h", b"Subject: b\r\n\r\ncrlf\r\n", 1_600_000_100),
+        ("cur", "1700000002.M3P1.h,S=99,W=1234:2,", b"Subject: c\n\nsize in the name\n", 1_600_000_200),
+        ("cur", "1700000000.M4P1.h:2,F", b"Subject: d\n\nmixed\r\nends\n", 1_600_000_200),
+    ]
+    for sub, name, content, mtime in files:
+        (base / sub / name).write_bytes(content)
+        os.utime(base / sub / name, (mtime, mtime))
+    box = storage_for("maildir:~/Maildir").open("INBOX")
+    got = [(m.uid, m.key, m.size, m.internaldate, m.recent) for m in box.messages]
+    assert got == [
+        (1, "1700000001.M2P1.h", 20, 1_600_000_100, True),
+        (2, "1700000000.M4P1.h", 27, 1_600_000_200, True),  # same mtime: by name
+        (3, "1700000002.M3P1.h,S=99,W=1234", 1234, 1_600_000_200, True),
+        (4, "1700000003.M1P1.h", 23, 1_600_000_300, True),
+    ]
+    ul = Uidlist.parse((base / "dovecot-uidlist").read_bytes())
+    assert ul is not None
+    assert {b: (r.uid, r.ext) for b, r in ul.records.items()} == {
+        "1700000001.M2P1.h": (1, {"W": "20"}),
+        "1700000000.M4P1.h": (2, {"W": "27"}),
+        "1700000002.M3P1.h,S=99,W=1234": (3, {}),
+        "1700000003.M1P1.h": (4, {"W": "23"}),
+    }
+    # The next session takes the sizes from the uidlist, not from the files.
+    (base / "cur" / "1700000003.M1P1.h:2,S").write_bytes(b"changed behind our back\n")
+    os.utime(base / "cur" / "1700000003.M1P1.h:2,S", (1_600_000_300, 1_600_000_300))
+    again = storage_for("maildir:~/Maildir").open("INBOX")
+    assert [(m.uid, m.size, m.internaldate) for m in again.messages] == [g[0:1] + g[2:4] for g in got]

@@ -9,7 +9,7 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from labsim.mailserver.auth import unixdb
@@ -141,8 +141,12 @@ def _remove_stale_temps(host: Path) -> None:
                     os.unlink(e.path)
 
 
-def atomic_write(root: LabRoot, host: Path, data: bytes, uid: int, gid: int, mode: int = 0o600) -> None:
-    """Replace a file so that a crash leaves either the old or the new content."""
+def atomic_write(
+    root: LabRoot, host: Path, data: bytes | Sequence[bytes], uid: int, gid: int, mode: int = 0o600
+) -> None:
+    """Replace a file so that a crash leaves either the old or the new content.
+    `data` may come in pieces (a whole mbox, message by message): they are written
+    as they are, without joining them into one more copy first."""
     _remove_stale_temps(host)
     tmp = host.with_name(f".{host.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
@@ -151,10 +155,10 @@ def atomic_write(root: LabRoot, host: Path, data: bytes, uid: int, gid: int, mod
         raise os_error(root, "open", tmp, exc, creating=True) from exc
     try:
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            if isinstance(data, bytes):
+                _write_all(fd, data)
+            else:
+                _writev_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -164,6 +168,24 @@ def atomic_write(root: LabRoot, host: Path, data: bytes, uid: int, gid: int, mod
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise os_error(root, "write", host, exc) from exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+_IOV_MAX = 1024  # what Linux takes in one writev()
+
+
+def _writev_all(fd: int, pieces: Sequence[bytes]) -> None:
+    for start in range(0, len(pieces), _IOV_MAX):
+        batch = pieces[start : start + _IOV_MAX]
+        written = os.writev(fd, batch)
+        if written < sum(len(p) for p in batch):  # a short write: the rest the plain way
+            _write_all(fd, b"".join(batch)[written:])
 
 
 _HOST = socket.gethostname()

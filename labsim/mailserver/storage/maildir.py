@@ -210,6 +210,8 @@ class MaildirMailbox(BaseMailbox):
     def _scan_files(self) -> tuple[dict[int, MessageInfo], set[int]]:
         claimed: set[int] = set()
         uidlist_path = self.path / UIDLIST
+        base_dir = str(self.path)
+        mtimes: dict[str, float] = {}  # base name -> mtime, for the files this scan opened
         with self._uidlist_lock(uidlist_path):
             # Listed under the lock: a file another session adds or renames while
             # we look must not cost it its UID.
@@ -230,18 +232,27 @@ class MaildirMailbox(BaseMailbox):
             for base in [b for b in ul.records if b not in files]:
                 del ul.records[base]
                 changed = True
-            fresh = sorted((f for f in files.values() if f.base not in ul.records), key=self._order_key)
+            # Each file without a known size is read once, for its size and (from the
+            # same open file) the mtime that orders new UIDs and is its INTERNALDATE:
+            # on a mailbox nobody has indexed yet that is every file.
+            vsizes: dict[str, int] = {}
+            for f in files.values():
+                rec = ul.records.get(f.base)
+                if (rec is None or "W" not in rec.ext) and size_field(f.base, "W") is None:
+                    read = self._read_vsize(base_dir, f)
+                    if read is not None:
+                        vsizes[f.base], mtimes[f.base] = read
+            fresh = sorted(
+                (f for f in files.values() if f.base not in ul.records),
+                key=lambda f: (mtimes[f.base] if f.base in mtimes else self._mtime(base_dir, f, 0.0), f.base),
+            )
             for f in fresh:
                 ul.records[f.base] = UidRecord(ul.nextuid)
                 ul.nextuid += 1
                 changed = True
-            for f in files.values():
-                rec = ul.records[f.base]
-                if "W" not in rec.ext and size_field(f.base, "W") is None:
-                    vsize = self._compute_vsize(f)
-                    if vsize is not None:
-                        rec.ext["W"] = str(vsize)
-                        changed = True
+            for base, vsize in vsizes.items():
+                ul.records[base].ext["W"] = str(vsize)
+                changed = True
             if not self.readonly:
                 for f in files.values():
                     if f.subdir == "new":
@@ -282,7 +293,6 @@ class MaildirMailbox(BaseMailbox):
         self.uidnext = ul.nextuid
         infos: dict[int, MessageInfo] = {}
         self._files = {}
-        base_dir = str(self.path)
         flag_sets: dict[str, set[str]] = {}
         for f in files.values():
             rec = ul.records[f.base]
@@ -290,11 +300,10 @@ class MaildirMailbox(BaseMailbox):
             if size is None and "W" in rec.ext and rec.ext["W"].isdigit():
                 size = int(rec.ext["W"])
             if size is None:
-                size = self._compute_vsize(f) or 0
-            try:
-                mtime = os.stat(f"{base_dir}/{f.subdir}/{f.fname}").st_mtime
-            except OSError:
-                mtime = time.time()
+                read = self._read_vsize(base_dir, f)
+                size = read[0] if read is not None else 0
+            # A rename (new/ to cur/, a flag change) keeps the mtime read above.
+            mtime = mtimes[f.base] if f.base in mtimes else self._mtime(base_dir, f, None)
             flags = flag_sets.get(f.info)
             if flags is None:
                 flags = flag_sets[f.info] = self._flags_from_info(f.info)
@@ -387,12 +396,13 @@ class MaildirMailbox(BaseMailbox):
         finally:
             lock.__exit__(None, None, None)
 
-    def _order_key(self, f: _File) -> tuple[float, str]:
+    @staticmethod
+    def _mtime(base_dir: str, f: _File, missing: float | None) -> float:
+        """The file's mtime; `missing` (None: now) when it is gone."""
         try:
-            mtime = (self.path / f.subdir / f.fname).stat().st_mtime
+            return os.stat(f"{base_dir}/{f.subdir}/{f.fname}").st_mtime
         except OSError:
-            mtime = 0.0
-        return (mtime, f.base)
+            return time.time() if missing is None else missing
 
     def _read_uidlist(self, path: Path) -> Uidlist | None:
         try:
@@ -408,14 +418,32 @@ class MaildirMailbox(BaseMailbox):
             )
         return ul
 
-    def _compute_vsize(self, f: _File) -> int | None:
+    def _read_vsize(self, base_dir: str, f: _File) -> tuple[int, float] | None:
+        """(RFC822.SIZE, mtime) of a message file, None when it is gone. Plain
+        open/fstat/read/close on a str path: a first scan does this for every file,
+        and pathlib and buffered reads cost more than the reading itself."""
+        path = f"{base_dir}/{f.subdir}/{f.fname}"
         try:
-            data = (self.path / f.subdir / f.fname).read_bytes()
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise os_error(self.root, "open", self.path / f.subdir / f.fname, exc) from exc
-        return vsize_of(data)
+        try:
+            st = os.fstat(fd)
+            # One byte more than the size: getting just the size means the end of the
+            # file, with no read() to find it out.
+            data = os.read(fd, st.st_size + 1)
+            if len(data) != st.st_size:  # changed since, or more than one read() gives
+                rest = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    rest.append(chunk)
+                data = b"".join(rest)
+        except OSError as exc:  # worded as before: reading the whole file was "open"
+            raise os_error(self.root, "open", self.path / f.subdir / f.fname, exc) from exc
+        finally:
+            os.close(fd)
+        return vsize_of(data), st.st_mtime
 
     # -- interface -----------------------------------------------------------------
 
@@ -804,7 +832,8 @@ class MaildirStorage(MailStorage):
             self._ensure_maildir(path, folder=True)
         try:
             (path / "cur").stat()
-            os.listdir(path / "cur")
+            with os.scandir(path / "cur"):
+                pass  # opendir() alone: the scan reads the names, under the uidlist lock
         except OSError as exc:
             raise os_error(
                 self.root, "stat" if not (path / "cur").exists() else "opendir", path / "cur", exc

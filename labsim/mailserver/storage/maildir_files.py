@@ -58,9 +58,15 @@ def _size_fields(base: str) -> tuple[tuple[str, int], ...]:
     return tuple((m.group(1), int(m.group(2))) for m in _SIZE_FIELD.finditer(base))
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def size_field(base: str, key: str) -> int | None:
-    """size_fields(base).get(key), remembered: a scan asks it for every file."""
+    """size_fields(base).get(key): a scan asks it for every file."""
+    if f",{key}=" not in base:
+        return None  # a substring test settles most names without the regex
+    return _size_field(base, key)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _size_field(base: str, key: str) -> int | None:
     found = None
     for k, v in _size_fields(base):
         if k == key:

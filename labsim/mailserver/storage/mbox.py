@@ -59,7 +59,7 @@ from labsim.mailserver.storage.mbox_format import (
     parse_mbox,
     parse_message,
     pseudo_message,
-    render_message,
+    render_and_reparse,
     render_pseudo,
 )
 from labsim.mailserver.storage.names import decode_mutf7, encode_mutf7, is_inbox, split_name
@@ -165,9 +165,9 @@ class MboxMailbox(BaseMailbox):
                     if shared:  # writing marks messages: not on the ones other sessions share
                         msgs = [m.copy() for m in msgs]
                         pseudo = pseudo.copy() if pseudo is not None else None
-                    written = self._write(msgs, uv, un, pseudo)
+                    written, reparsed = self._write(msgs, uv, un, pseudo)
                     # What clients see from now on is what is in the file.
-                    msgs = self._remember(self._file_stamp(), written, shared=True)
+                    msgs = self._remember(self._file_stamp(), written, shared=True, parsed=reparsed)
                     pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
                     uv, un, _ = assign_uids(msgs, pseudo)
         self._recent |= claimed if not self.readonly else recent
@@ -199,13 +199,26 @@ class MboxMailbox(BaseMailbox):
             return list(hit[1]) if shared else [m.copy() for m in hit[1]]
         return self._remember(stamp, self._read(), shared)
 
-    def _remember(self, stamp: tuple[int, int, int] | None, data: bytes, shared: bool) -> list[MboxMessage]:
-        msgs = parse_mbox(data, self.root.lab_path(self.path))
+    def _remember(
+        self,
+        stamp: tuple[int, int, int] | None,
+        data: bytes | list[bytes],
+        shared: bool,
+        parsed: list[MboxMessage] | None = None,
+    ) -> list[MboxMessage]:
+        """The file's bytes (whole or in pieces) parsed, or `parsed`: what parse_mbox()
+        gives for them, known already; with sizes and dates worked out, and kept for
+        the next session."""
+        size = len(data) if isinstance(data, bytes) else sum(len(p) for p in data)
+        if parsed is None:
+            whole = data if isinstance(data, bytes) else b"".join(data)
+            parsed = parse_mbox(whole, self.root.lab_path(self.path))
+        msgs = parsed
         for m in msgs:
             m.client_size()
             m.from_date()
         # Cached only when the file did not change while we read it.
-        if stamp is not None and stamp == self._file_stamp() and len(data) == stamp[1]:
+        if stamp is not None and stamp == self._file_stamp() and size == stamp[1]:
             _PARSED.pop(self.path, None)
             _PARSED[self.path] = (stamp, msgs)
             while len(_PARSED) > PARSED_CACHE_FILES:
@@ -240,21 +253,38 @@ class MboxMailbox(BaseMailbox):
         except OSError:
             return time.time()
 
-    def _write(self, msgs: list[MboxMessage], uv: int, un: int, pseudo: MboxMessage | None) -> bytes:
+    def _write(
+        self, msgs: list[MboxMessage], uv: int, un: int, pseudo: MboxMessage | None
+    ) -> tuple[list[bytes], list[MboxMessage] | None]:
+        """Write the mailbox; returns the bytes written, in pieces, and what
+        parse_mbox() finds in them (None when only parsing them tells)."""
         keywords = sorted({f for m in msgs for f in m.flags if not f.startswith("\\")})
         out: list[bytes] = []
+        # A Content-Length may hold a message together across a From_ line: then the
+        # file is parsed again instead of being taken message by message.
+        reparsed: list[MboxMessage] | None = [] if not any(m.has_content_length() for m in msgs) else None
         if pseudo is None and not msgs and un > 1:
             # Emptied by expunge: keep UIDVALIDITY and the last UID where Dovecot does.
             pseudo = parse_message(pseudo_message(uv, un))
             pseudo.pseudo = True
         if pseudo is not None:
-            out.append(render_pseudo(pseudo, uv, un, keywords) + b"\n")
+            text = render_pseudo(pseudo, uv, un, keywords)
+            out += (text, b"\n")
+            if reparsed is not None:
+                again = parse_message(text)
+                clean = b"\nFrom " not in text and not again.has_content_length()
+                reparsed = [again] if clean else None
         for i, m in enumerate(msgs):
             base = (uv, un, keywords) if i == 0 and pseudo is None else None
             if i == 0 and m.imapbase != base:
                 m.dirty = True
-            out.append(render_message(m, base, recent_claimed=True) + b"\n")
-        data = b"".join(out)
+            text, parsed = render_and_reparse(m, base, recent_claimed=True)
+            out += (text, b"\n")
+            if reparsed is not None:
+                if parsed is None:
+                    reparsed = None
+                else:
+                    reparsed.append(parsed)
         try:
             st = self.path.stat()
             mode, uid, gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
@@ -262,9 +292,9 @@ class MboxMailbox(BaseMailbox):
             mode, uid, gid = 0o600, self.storage.user.uid, self.storage.user.gid
         except OSError as exc:
             raise os_error(self.root, "stat", self.path, exc) from exc
-        atomic_write(self.root, self.path, data, uid, gid, mode)
+        atomic_write(self.root, self.path, out, uid, gid, mode)
         os.chmod(self.path, mode)
-        return data
+        return out, reparsed
 
     # -- interface -----------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class MboxMessage:
 
     raw: bytes  # From_ line through the end of the message, without the separator LF
     from_line: bytes
-    headers: list[tuple[bytes, bytes]]  # (lower-case name, whole field with its line ends)
+    head_at: int  # where the header block starts in `raw`
     body_at: int  # where the body starts in `raw`: the body is not kept twice
     has_blank: bool  # the file had an empty line between header and body
     uid: int = 0
@@ -45,16 +45,33 @@ class MboxMessage:
     vsize: int | None = field(default=None, compare=False, repr=False)
     date: float | None = field(default=None, compare=False, repr=False)
     date_known: bool = field(default=False, compare=False, repr=False)
+    # The header block split into fields, done when first asked for: a first look at
+    # a big mbox needs only sizes, dates and (for most messages, absent) state.
+    split: list[tuple[bytes, bytes]] | None = field(default=None, compare=False, repr=False)
+    # No hidden header at all (no state, no Content-Length): what a client sees is
+    # `raw` from the header block on.
+    plain: bool = field(default=False, compare=False, repr=False)
+    # Known to have no Content-Length field, without splitting the header again.
+    no_length: bool = field(default=False, compare=False, repr=False)
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """(lower-case name, whole field with its line ends), in file order."""
+        if self.split is None:
+            self.split = _split_headers(self.raw[self.head_at : self.body_at - self.has_blank])
+        return self.split
 
     @property
     def body(self) -> bytes:
         return self.raw[self.body_at :]
 
     def header(self, name: bytes) -> bytes | None:
-        for n, f in self.headers:
-            if n == name:
-                return f.split(b":", 1)[1].strip()
-        return None
+        return _field_value(self.headers, name)
+
+    def has_content_length(self) -> bool:
+        if self.plain or self.no_length:
+            return False
+        return any(n == b"content-length" for n, _ in self.headers)
 
     def copy(self) -> MboxMessage:
         """A copy a session may change (flags, UID, dirty) without touching others';
@@ -74,7 +91,8 @@ class MboxMessage:
     def client_size(self) -> int:
         """len(client_bytes()), remembered."""
         if self.vsize is None:
-            self.vsize = vsize_of(self._shown())
+            # A plain message is shown from its header block on: counted in place.
+            self.vsize = vsize_of(self.raw, self.head_at) if self.plain else vsize_of(self._shown())
         return self.vsize
 
     def from_date(self) -> float | None:
@@ -125,39 +143,66 @@ def _split_headers(block: bytes) -> list[tuple[bytes, bytes]]:
     return fields
 
 
+def _field_value(fields: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for n, f in fields:
+        if n == name:
+            return f.split(b":", 1)[1].strip()
+    return None
+
+
+# Where a field named like a hidden header could start: after a line end, with the
+# blanks bytes.strip() would take around the name (the block always follows the
+# From_ line's LF). No match: no field has a hidden name. A match (also in a
+# continuation line) only means the header block has to be split to know.
+_HIDDEN_FIELD = re.compile(
+    rb"[\r\n][ \t\x0b\x0c]*(?:status|x-status|x-keywords|x-uid|x-imapbase|x-imap|content-length)"
+    rb"[ \t\x0b\x0c]*:",
+    re.IGNORECASE,
+)
+
+
 def parse_message(raw: bytes) -> MboxMessage:
     nl = raw.find(b"\n")
     from_line = raw if nl < 0 else raw[:nl]
-    # Offsets, not slices: only the header block is copied out of `raw`.
+    # Offsets, not slices: nothing is copied out of `raw` unless the header is split.
     if nl < 0:
-        block, body_at, has_blank = b"", len(raw), False
+        head_at, body_at, has_blank = len(raw), len(raw), False
     elif raw.startswith(b"\n", nl + 1):
-        block, body_at, has_blank = b"", nl + 2, True
+        head_at, body_at, has_blank = nl + 1, nl + 2, True
     else:
         end = raw.find(b"\n\n", nl + 1)
         if end < 0:
-            block, body_at, has_blank = raw[nl + 1 :], len(raw), False
+            head_at, body_at, has_blank = nl + 1, len(raw), False
         else:
-            block, body_at, has_blank = raw[nl + 1 : end + 1], end + 2, True
-    msg = MboxMessage(raw, from_line, _split_headers(block), body_at, has_blank)
-    if not any(n in STATE_HEADERS for n, _ in msg.headers):
-        return msg  # nothing of Dovecot's state: no flags, no UID yet
-    status = msg.header(b"status") or b""
-    xstatus = msg.header(b"x-status") or b""
+            head_at, body_at, has_blank = nl + 1, end + 2, True
+    msg = MboxMessage(raw, from_line, head_at, body_at, has_blank)
+    if head_at == body_at - has_blank or not _HIDDEN_FIELD.search(raw, head_at - 1, body_at - has_blank):
+        msg.plain = True  # nothing of Dovecot's state: no flags, no UID yet
+        return msg
+    _read_state(msg, msg.headers)
+    return msg
+
+
+def _read_state(msg: MboxMessage, fields: list[tuple[bytes, bytes]]) -> None:
+    """Flags, X-UID and X-IMAPbase from the first of each state field in `fields`."""
+    if not any(n in STATE_HEADERS for n, _ in fields):
+        return  # nothing of Dovecot's state: no flags, no UID yet
+    status = _field_value(fields, b"status") or b""
+    xstatus = _field_value(fields, b"x-status") or b""
     if b"R" in status:
         msg.flags.add("\\Seen")
     msg.old = b"O" in status
     for letter, flag in XSTATUS:
         if letter.encode() in xstatus:
             msg.flags.add(flag)
-    kws = msg.header(b"x-keywords")
+    kws = _field_value(fields, b"x-keywords")
     if kws:
         msg.flags |= {k.decode("utf-8", "replace") for k in kws.split() if not k.startswith(b"\\")}
-    xuid = msg.header(b"x-uid")
+    xuid = _field_value(fields, b"x-uid")
     if xuid and xuid.isdigit() and 0 < int(xuid) < 2**32:
         msg.xuid = int(xuid)
-    base = msg.header(b"x-imapbase")
-    pseudo = msg.header(b"x-imap")
+    base = _field_value(fields, b"x-imapbase")
+    pseudo = _field_value(fields, b"x-imap")
     if pseudo is not None:
         base, msg.pseudo = pseudo, True
     if base:
@@ -168,7 +213,6 @@ def parse_message(raw: bytes) -> MboxMessage:
             # Dovecot follows), so UIDNEXT is one more.
             if 0 < uv < 2**32 and 0 <= un < 2**32 - 1:
                 msg.imapbase = (uv, un + 1, [p.decode("utf-8", "replace") for p in parts[2:]])
-    return msg
 
 
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,12})[ \t]*$")
@@ -273,7 +317,7 @@ def new_message(data: bytes, flags: set[str], internaldate: float | None) -> Mbo
     body = quote_from(body)
     headers = [(n, f) for n, f in _split_headers(block) if n not in STATE_HEADERS and n != b"content-length"]
     raw = from_line + b"\n" + b"".join(f for _, f in headers) + (b"\n" if has_blank else b"") + body
-    msg = MboxMessage(raw, from_line, headers, len(raw) - len(body), True)
+    msg = MboxMessage(raw, from_line, len(from_line) + 1, len(raw) - len(body), True, split=headers)
     msg.flags = {f for f in flags if f != "\\Recent"}
     msg.dirty = True
     msg.keep_recent = True
@@ -311,16 +355,53 @@ def render_pseudo(msg: MboxMessage, uv: int, un: int, keywords: list[str]) -> by
     return msg.from_line + b"\n" + b"".join(fields) + b"\n" + msg.body
 
 
-def render_message(
+def render_and_reparse(
     msg: MboxMessage, imapbase: tuple[int, int, list[str]] | None, recent_claimed: bool
-) -> bytes:
-    """The message's bytes in the file with Dovecot's state headers brought up to date."""
+) -> tuple[bytes, MboxMessage | None]:
+    """The message's bytes in the file with Dovecot's state headers brought up to
+    date, and what parse_message() makes of them, known without parsing them (what a
+    session shows stays what it was: only hidden state changed). None for the latter
+    when that takes parsing: a From_ line appeared in the header block."""
     recent_claimed = recent_claimed and not msg.keep_recent
     if not msg.dirty and not (recent_claimed and not msg.old):
-        return msg.raw
-    kept = [f for n, f in msg.headers if n not in STATE_HEADERS]
-    if kept and not kept[-1].endswith(b"\n"):
-        kept[-1] += b"\n"
+        again = msg.copy()
+        again.uid, again.keep_recent = 0, False
+        return msg.raw, again
+    changed_last = False
+    if msg.plain:
+        # No state fields to drop: the header block is kept whole.
+        block = msg.raw[msg.head_at : msg.body_at - msg.has_blank]
+        if block and not block.endswith(b"\n"):
+            block += b"\n"
+            changed_last = True
+        kept = [block]
+    else:
+        kept = [f for n, f in msg.headers if n not in STATE_HEADERS]
+        if kept and not kept[-1].endswith(b"\n"):
+            kept[-1] += b"\n"
+            changed_last = True
+    extra = _state_lines(msg, imapbase, recent_claimed)
+    head = b"".join(kept) + b"".join(extra)
+    # The body goes in as a view: one copy of a big message, not two.
+    out = b"".join((msg.from_line, b"\n", head, b"\n", memoryview(msg.raw)[msg.body_at :]))
+    head_at = len(msg.from_line) + 1
+    body_at = head_at + len(head) + 1
+    if out.find(b"\nFrom ", 0, body_at + 5) >= 0:
+        return out, None  # e.g. `\rFrom ` after a dropped field: a message boundary now
+    again = MboxMessage(out, msg.from_line, head_at, body_at, True)
+    again.no_length = not msg.has_content_length()  # the kept fields are the same
+    # The state fields come after the kept ones, which hold none: the first of each
+    # name is in `extra`, as parse_message() would find it.
+    _read_state(again, _split_headers(b"".join(extra)))
+    if msg.has_blank and not changed_last:
+        again.vsize = msg.vsize  # the same fields, blank line and body are shown
+    again.date, again.date_known = msg.date, msg.date_known
+    return out, again
+
+
+def _state_lines(
+    msg: MboxMessage, imapbase: tuple[int, int, list[str]] | None, recent_claimed: bool
+) -> list[bytes]:
     extra: list[bytes] = []
     if imapbase is not None:
         uv, un, kws = imapbase
@@ -336,4 +417,4 @@ def render_message(
     kws_here = sorted(f for f in msg.flags if not f.startswith("\\"))
     if kws_here:
         extra.append(f"X-Keywords: {' '.join(kws_here)}\n".encode())
-    return msg.from_line + b"\n" + b"".join(kept) + b"".join(extra) + b"\n" + msg.body
+    return extra
