@@ -223,11 +223,15 @@ class LocalLab(Lab):
         if not self.root.is_dir():
             return LabStatus(self.lab_id, "local", "missing", detail=f"{self.root} is gone")
         pid = self.server_pid()
-        # A sandbox is only a directory: it is "running" while its services are.
+        # A sandbox is only a directory: it is "running" while any of its services is (a Courier lab
+        # may serve POP3 while the scenario's imapd is switched off).
+        running = pid is not None or any(
+            Unit(self.labroot, name).pid() is not None for name in installed_units(self.labroot)
+        )
         return LabStatus(
             self.lab_id,
             "local",
-            "running" if pid is not None else "stopped",
+            "running" if running else "stopped",
             server_running=pid is not None,
             server_pid=pid,
             port_base=self.port_base,

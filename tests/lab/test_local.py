@@ -301,3 +301,25 @@ def test_destroy_stops_units_the_learner_started_by_hand(labsim_home: Path) -> N
         for _ in range(50):  # the server exits within its stop grace
             os.kill(pid, 0)
             time.sleep(0.1)
+
+
+def test_a_lab_runs_while_any_of_its_services_does(labsim_home: Path) -> None:
+    from labsim.lab.model import LabSpec, UserSpec
+
+    spec = LabSpec(
+        users=[UserSpec("alice", "pw")],
+        dovecot_defaults=False,
+        courier_defaults=True,
+        services=["courier-imap"],
+    )
+    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    assert isinstance(lab, LocalLab)
+    try:
+        assert lab.status().state == "stopped"
+        # Only POP3 serves; the lab's main service (imapd) does not.
+        started = lab.exec(["service", "courier-pop", "start"])
+        assert started.ok, started.output
+        status = lab.status()
+        assert (status.state, status.server_running) == ("running", False)
+    finally:
+        lab.destroy()
