@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from labsim.lab.local import port_free
 from tests.conformance.realdovecot import DOVECOT, RealDovecot, give_to_nobody, wait_for_port
 
 COMMON_CONF = """\
@@ -42,14 +42,7 @@ def free_port_block(avoid: frozenset[int] = frozenset()) -> int:
     for base in range(32000, 60000, 1000):
         if base in avoid:
             continue
-        ok = True
-        for port in (base + 110, base + 143):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
+        if port_free(base + 110) and port_free(base + 143):
             return base
     raise RuntimeError("no free port block on 127.0.0.1")
 

@@ -7,9 +7,12 @@ async def serve_pop3(ctx: ServerContext, conn: ClientConn) -> None   # pop3.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.auth.service import AuthService
@@ -28,6 +31,38 @@ class ClientGone(Exception):
 
 class LineTooLong(Exception):
     """A command line longer than the limit; the rest of it is unread."""
+
+
+def no_delay(writer: asyncio.StreamWriter) -> None:
+    """TCP_NODELAY: a reply is several small writes, and with Nagle's algorithm the
+    later ones wait for the client's delayed ACK (40 ms a command on Linux).
+    asyncio sets it only on sockets made with IPPROTO_TCP, which ours are not."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+ClientHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def tracked(sessions: set[asyncio.Task[Any]], handle: ClientHandler) -> ClientHandler:
+    """A client callback for asyncio.start_server whose task is in `sessions` while it runs,
+    so that stopping can wait for (or cancel) the sessions still open."""
+
+    async def cb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            sessions.add(task)
+        try:
+            await handle(reader, writer)
+        except asyncio.CancelledError:
+            pass  # stopping: asyncio would report a cancelled client task as an error
+        finally:
+            if task is not None:
+                sessions.discard(task)
+
+    return cb
 
 
 @dataclass

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import errno
+import functools
 import importlib
 import os
 import resource
@@ -28,7 +29,14 @@ from labsim.mailserver.auth.service import AuthService
 from labsim.mailserver.config import dovecot as dovecot_config
 from labsim.mailserver.config.errors import ConfigError
 from labsim.mailserver.config.model import DovecotSettings
-from labsim.mailserver.connection import MAX_LINE, ClientConn, ClientGone, ServerContext
+from labsim.mailserver.connection import (
+    MAX_LINE,
+    ClientConn,
+    ClientGone,
+    ClientHandler,
+    ServerContext,
+    tracked,
+)
 from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.log import DovecotLog
 from labsim.mailserver.privileges import AsUser, AsUserProxy, RootLog, can_switch
@@ -282,22 +290,8 @@ class Master:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(server.wait_closed(), 0.5)
 
-    def _client_cb(
-        self, key: ListenKey
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def cb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self.sessions.add(task)
-            try:
-                await self._client(key, reader, writer)
-            except asyncio.CancelledError:
-                pass  # stopping: asyncio would report a cancelled client task as an error
-            finally:
-                if task is not None:
-                    self.sessions.discard(task)
-
-        return cb
+    def _client_cb(self, key: ListenKey) -> ClientHandler:
+        return tracked(self.sessions, functools.partial(self._client, key))
 
     async def _client(
         self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import itertools
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UnknownMechanism, UserInfo
-from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext
+from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext, no_delay
 from labsim.mailserver.storage.base import Mailbox, MessageInfo, StorageError
 
 LOGIN_MAX_LINE = 8192  # a login process accepts short lines only
@@ -467,32 +465,51 @@ class Pop3Session:
 
     async def mail_loop(self, mail: _Mail, prefix: str) -> str:
         idle = min(self.ctx.idle_timeout, POST_LOGIN_IDLE)
+        handlers = {
+            "CAPA": self.cmd_capa_mail,
+            "DELE": self.cmd_dele,
+            "LIST": self.cmd_list,
+            "NOOP": self.cmd_noop,
+            "RETR": self.cmd_retr,
+            "RSET": self.cmd_rset,
+            "STAT": self.cmd_stat,
+            "TOP": self.cmd_top,
+            "UIDL": self.cmd_uidl,
+        }
         while True:
             try:
                 name, args = await self.read_command(MAIL_MAX_LINE, idle)
             except TimeoutError:
-                await self.send("-ERR Disconnected for inactivity.")
-                return "Inactivity"
+                return await self.mail_idle_timeout()
             except LineTooLong:
-                await self.send("-ERR Input line too long.")
-                return "Input line too long"
+                reason = await self.mail_line_too_long()
+                if reason is None:
+                    continue
+                return reason
             if name == "QUIT":
                 return await self.cmd_quit(mail, prefix)
-            handler = {
-                "CAPA": self.cmd_capa_mail,
-                "DELE": self.cmd_dele,
-                "LIST": self.cmd_list,
-                "NOOP": self.cmd_noop,
-                "RETR": self.cmd_retr,
-                "RSET": self.cmd_rset,
-                "STAT": self.cmd_stat,
-                "TOP": self.cmd_top,
-                "UIDL": self.cmd_uidl,
-            }.get(name)
+            handler = handlers.get(name)
             if handler is None:
-                await self.send(f"-ERR Unknown command: {name}")
+                await self.send(self.unknown_mail_command(name))
                 continue
             await handler(mail, args)
+
+    # What a personality words its own way after login (Courier's pop3d answers differently).
+    async def mail_idle_timeout(self) -> str:
+        await self.send("-ERR Disconnected for inactivity.")
+        return "Inactivity"
+
+    async def mail_line_too_long(self) -> str | None:
+        """The disconnect reason, or None to go on reading commands."""
+        await self.send("-ERR Input line too long.")
+        return "Input line too long"
+
+    def unknown_mail_command(self, name: str) -> str:
+        return f"-ERR Unknown command: {name}"
+
+    def names_a_message(self, args: str) -> bool:
+        """LIST/UIDL with an argument answer for one message."""
+        return bool(args)
 
     async def msgnum(self, mail: _Mail, args: str, last: bool) -> tuple[int, str] | None:
         """0-based index of a live message, and the text after the number."""
@@ -530,7 +547,7 @@ class Pop3Session:
         await self.send(f"+OK {len(live)} {sum(m.size for _, m in live)}")
 
     async def cmd_list(self, mail: _Mail, args: str) -> None:
-        if args:
+        if self.names_a_message(args):
             found = await self.msgnum(mail, args, last=True)
             if found is not None:
                 idx = found[0]
@@ -554,7 +571,7 @@ class Pop3Session:
 
     async def cmd_uidl(self, mail: _Mail, args: str) -> None:
         try:
-            if args:
+            if self.names_a_message(args):
                 found = await self.msgnum(mail, args, last=True)
                 if found is not None:
                     idx = found[0]
@@ -653,16 +670,6 @@ class Pop3Session:
         return "Logged out"
 
 
-def _send_small_writes_at_once(conn: ClientConn) -> None:
-    """TCP_NODELAY: a reply is several small writes, and with Nagle's algorithm the
-    later ones wait for the client's delayed ACK (40 ms a command on Linux).
-    asyncio sets it only on sockets made with IPPROTO_TCP, which ours are not."""
-    sock = conn.writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 async def serve_pop3(ctx: ServerContext, conn: ClientConn) -> None:
-    _send_small_writes_at_once(conn)
+    no_delay(conn.writer)
     await Pop3Session(ctx, conn).run()

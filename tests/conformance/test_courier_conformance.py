@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 import pytest
 
+from labsim.lab.local import port_free
 from tests.conformance.realcourier import RealCourier, listener_pids, require_real_courier
 from tests.conformance.realdovecot import wait_for_port
 
@@ -151,14 +152,7 @@ def free_port_block(avoid: int = 0) -> int:
     for base in blocks[start:] + blocks[:start]:
         if base == avoid:
             continue
-        ok = True
-        for port in (base + 110, base + 143):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
+        if port_free(base + 110) and port_free(base + 143):
             return base
     raise RuntimeError("no free port block")
 

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import pytest
 
+from labsim.lab.local import port_free
 from tests.conformance.realdovecot import RealDovecot, give_to_nobody, require_real_dovecot, wait_for_port
 
 MESSAGES = [
@@ -59,14 +60,7 @@ auth_failure_delay = 0
 def free_port_block() -> int:
     """A port base whose +110 and +143 are free on 127.0.0.1."""
     for base in range(31000, 60000, 1000):
-        ok = True
-        for port in (base + 110, base + 143):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
+        if port_free(base + 110) and port_free(base + 143):
             return base
     raise RuntimeError("no free port block")
 

@@ -42,6 +42,7 @@ from labsim.mailserver.storage.base import (
     MailStorage,
     MessageInfo,
     StorageError,
+    SyncChanges,
 )
 
 GREETING = (
@@ -458,35 +459,13 @@ class CourierMailCommands(MailCommands):
         self.close()
         return Reply("OK", "mailbox closed.", sync=False)
 
-    async def sync_untagged(self) -> bool:
-        """imapd's report of other sessions' changes: EXPUNGEs, then EXISTS and RECENT
-        whenever the count changed, then the flags that changed."""
-        box = self.box
-        if box is None:
-            return False
-        before = len(box.messages)
-        changes = box.sync()
-        wrote = False
-        for seq in changes.expunged_seqs:
-            wrote = True
-            await self.line(f"* {seq} EXPUNGE")
-        after = len(box.messages)
-        if changes.expunged_seqs or changes.new_count or after != before:
-            wrote = True
-            await self.line(f"* {after} EXISTS")
-            await self.line(f"* {self._recent_count(box)} RECENT")
-        seen: set[int] = set()
-        for seq in changes.flag_changes:
-            if 1 <= seq <= after and seq not in seen:
-                seen.add(seq)
-                m = box.messages[seq - 1]
-                known = self.known_flags.get(m.uid)
-                if known is not None and known == flag_state(m.flags, m.recent):
-                    continue
-                wrote = True
-                await self.line(f"* {seq} FETCH (FLAGS {courier_flags(m.flags, m.recent)})")
-        self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
-        return wrote
+    # imapd's report of other sessions' changes: the shared one, with EXISTS and RECENT
+    # after any change of the count (EXPUNGEs included) and flags in imapd's order.
+    def count_changed(self, changes: SyncChanges, before: int, after: int) -> bool:
+        return bool(changes.expunged_seqs or changes.new_count or after != before)
+
+    def flag_list(self, flags: set[str], recent: bool) -> str:
+        return courier_flags(flags, recent)
 
     async def dispatch(self, cmd: Command, reader: asyncio.StreamReader, read_line: ReadLine) -> Reply:
         """The shared commands, in imapd's words: no timings, NO for what cannot run."""

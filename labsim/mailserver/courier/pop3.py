@@ -7,11 +7,9 @@ import re
 import time
 
 from labsim.mailserver.auth.model import AuthResult
-from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext
+from labsim.mailserver.connection import ClientConn, ClientGone, ServerContext
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.pop3 import (
-    MAIL_MAX_LINE,
-    POST_LOGIN_IDLE,
     STORAGE_ERRORS,
     Pop3Session,
     _Disconnect,
@@ -197,33 +195,18 @@ class CourierPop3Session(Pop3Session):
             f"rcvd={self.bytes_in}, sent={self.bytes_out}, time={int(time.monotonic() - self.started)}{stls}",
         )
 
-    async def mail_loop(self, mail: _Mail, prefix: str) -> str:
-        idle = min(self.ctx.idle_timeout, POST_LOGIN_IDLE)
-        while True:
-            try:
-                name, args = await self.read_command(MAIL_MAX_LINE, idle)
-            except TimeoutError:
-                return "Inactivity"  # pop3d just exits after 5 minutes (INFO: TIMEOUT)
-            except LineTooLong:
-                await self.send("-ERR Invalid command.")
-                continue
-            if name == "QUIT":
-                return await self.cmd_quit(mail, prefix)
-            handler = {
-                "CAPA": self.cmd_capa_mail,
-                "DELE": self.cmd_dele,
-                "LIST": self.cmd_list,
-                "NOOP": self.cmd_noop,
-                "RETR": self.cmd_retr,
-                "RSET": self.cmd_rset,
-                "STAT": self.cmd_stat,
-                "TOP": self.cmd_top,
-                "UIDL": self.cmd_uidl,
-            }.get(name)
-            if handler is None:
-                await self.send("-ERR Invalid command.")
-                continue
-            await handler(mail, args)
+    async def mail_idle_timeout(self) -> str:
+        return "Inactivity"  # pop3d just exits after 5 minutes (INFO: TIMEOUT)
+
+    async def mail_line_too_long(self) -> str | None:
+        await self.send("-ERR Invalid command.")
+        return None
+
+    def unknown_mail_command(self, name: str) -> str:
+        return "-ERR Invalid command."
+
+    def names_a_message(self, args: str) -> bool:
+        return bool(args.split())
 
     async def msgnum(self, mail: _Mail, args: str, last: bool) -> tuple[int, str] | None:
         """pop3d reads the number as atoi() does; any bad number gets the same answer."""
@@ -254,7 +237,7 @@ class CourierPop3Session(Pop3Session):
             await self.send("+OK Deleted.")
 
     async def cmd_list(self, mail: _Mail, args: str) -> None:
-        if args.split():
+        if self.names_a_message(args):
             found = await self.msgnum(mail, args, last=True)
             if found is not None:
                 await self.send(f"+OK {found[0] + 1} {mail.messages[found[0]].size}")
@@ -266,19 +249,6 @@ class CourierPop3Session(Pop3Session):
     def uidl_of(self, mail: _Mail, msg: MessageInfo) -> str:
         # Courier's version 2 UIDL: the message's IMAP UID and the folder's UIDVALIDITY.
         return f"UID{msg.uid}-{mail.box.uidvalidity}"
-
-    async def cmd_uidl(self, mail: _Mail, args: str) -> None:
-        try:
-            if args.split():
-                found = await self.msgnum(mail, args, last=True)
-                if found is not None:
-                    await self.send(f"+OK {found[0] + 1} {self.uidl_of(mail, mail.messages[found[0]])}")
-                return
-            lines = ["+OK"] + [f"{i + 1} {self.uidl_of(mail, m)}" for i, m in self.live(mail)] + ["."]
-        except STORAGE_ERRORS as exc:
-            await self.storage_failed(mail, exc)
-            return
-        await self.send("\r\n".join(lines))
 
     async def _read_message(self, mail: _Mail, idx: int) -> bytes | None:
         try:

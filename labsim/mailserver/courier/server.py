@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import os
 import signal
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -34,7 +35,14 @@ from labsim.mailserver.config.courier import (
     source,
 )
 from labsim.mailserver.config.model import DovecotSettings
-from labsim.mailserver.connection import ClientConn, ClientGone, ServerContext
+from labsim.mailserver.connection import (
+    ClientConn,
+    ClientGone,
+    ClientHandler,
+    ServerContext,
+    no_delay,
+    tracked,
+)
 from labsim.mailserver.courier.auth import CourierAuth
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.courier.imap import GREETING as IMAP_GREETING
@@ -71,15 +79,6 @@ _TLS_VERSIONS = {
     "TLSV1.2": ssl.TLSVersion.TLSv1_2,
     "TLSV1.3": ssl.TLSVersion.TLSv1_3,
 }
-
-
-def no_delay(writer: asyncio.StreamWriter) -> None:
-    """TCP_NODELAY: replies are several small writes, which Nagle's algorithm would hold back
-    until the client's delayed ACK (tens of milliseconds per command)."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def tls_context(root: LabRoot, daemon: CourierDaemon) -> tuple[ssl.SSLContext | None, str | None]:
@@ -343,22 +342,8 @@ class CourierServer:
             with contextlib.suppress(OSError):
                 self.root.path(pidfile).unlink()
 
-    def _client_cb(
-        self, service: str
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def cb(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self.sessions.add(task)
-            try:
-                await self._client(service, reader, writer)
-            except asyncio.CancelledError:
-                pass
-            finally:
-                if task is not None:
-                    self.sessions.discard(task)
-
-        return cb
+    def _client_cb(self, service: str) -> ClientHandler:
+        return tracked(self.sessions, functools.partial(self._client, service))
 
     async def _client(self, service: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         run = self.running.get(service)

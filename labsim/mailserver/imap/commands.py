@@ -40,6 +40,7 @@ from labsim.mailserver.storage.base import (
     MailStorage,
     MessageInfo,
     StorageError,
+    SyncChanges,
 )
 
 # Bytes of FETCH responses gathered before one write to the client.
@@ -813,10 +814,10 @@ class MailCommands:
             wrote = True
             await self.line(f"* {seq} EXPUNGE")
         after = len(box.messages)
-        if changes.new_count or after != before - len(changes.expunged_seqs):
+        if self.count_changed(changes, before, after):
             wrote = True
             await self.line(f"* {after} EXISTS")
-            await self.line(f"* {sum(1 for m in box.messages if m.recent)} RECENT")
+            await self.line(f"* {self._recent_count(box)} RECENT")
         seen: set[int] = set()
         for seq in changes.flag_changes:
             if 1 <= seq <= after and seq not in seen:
@@ -826,9 +827,17 @@ class MailCommands:
                 if known is not None and known == flag_state(m.flags, m.recent):
                     continue
                 wrote = True
-                await self.line(f"* {seq} FETCH (FLAGS {F.flag_list(m.flags, m.recent)})")
+                await self.line(f"* {seq} FETCH (FLAGS {self.flag_list(m.flags, m.recent)})")
         self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in box.messages}
         return wrote
+
+    # What a personality reports its own way (Courier's imapd: see courier/imap.py).
+    def count_changed(self, changes: SyncChanges, before: int, after: int) -> bool:
+        """EXISTS and RECENT are sent when messages came beyond what the EXPUNGEs explain."""
+        return bool(changes.new_count) or after != before - len(changes.expunged_seqs)
+
+    def flag_list(self, flags: set[str], recent: bool) -> str:
+        return F.flag_list(flags, recent)
 
 
 __all__ = ["MailCommands", "Reply", "Stats", "Str"]

@@ -8,13 +8,12 @@ import binascii
 import contextlib
 import os
 import secrets
-import socket
 import time
 import traceback
 from collections.abc import Callable
 
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UserInfo
-from labsim.mailserver.connection import ClientConn, ServerContext
+from labsim.mailserver.connection import ClientConn, ServerContext, no_delay
 
 try:  # the master's connection helpers raise their own ClientGone
     from labsim.mailserver.connection import ClientGone as ClientGoneShared  # type: ignore[attr-defined,unused-ignore]
@@ -525,18 +524,8 @@ class ImapSession:
         return data
 
 
-def _send_small_writes_at_once(conn: ClientConn) -> None:
-    """TCP_NODELAY: a reply is several small writes, and with Nagle's algorithm the
-    later ones wait for the client's delayed ACK (40 ms a command on Linux).
-    asyncio sets it only on sockets made with IPPROTO_TCP, which ours are not."""
-    sock = conn.writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 async def serve_imap(ctx: ServerContext, conn: ClientConn) -> None:
-    _send_small_writes_at_once(conn)
+    no_delay(conn.writer)
     session = ImapSession(ctx, conn)
     try:
         await session.run()
