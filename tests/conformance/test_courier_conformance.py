@@ -344,9 +344,24 @@ def dialogue(port: int, protocol: str, lines: list[str], source: str = "127.0.0.
                     break
                 f = sock.makefile("rb")
                 out.append("(TLS)")
+        if lines and lines[-1].split()[-1].upper() in ("LOGOUT", "QUIT"):
+            wait_for_server_close(sock)
     finally:
         sock.close()
     return out
+
+
+def wait_for_server_close(sock: socket.socket) -> None:
+    """Let the daemon hang up first, as mail clients do after LOGOUT/QUIT. Closing our end
+    first races with couriertls, which then may or may not log "Unexpected SSL connection
+    shutdown" depending on which side it notices first."""
+    sock.settimeout(5)
+    try:
+        for _ in range(64):  # bounded: a daemon that keeps talking is not waited for
+            if not sock.recv(4096):
+                return
+    except OSError:
+        return
 
 
 IMAP_DIALOGUES = {
