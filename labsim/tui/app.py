@@ -36,6 +36,7 @@ class LabsimApp(App[None]):
         self.keymap_file = keymap_file
         self.exam_minutes = exam_minutes
         self.exam_at_start = exam_at_start
+        self.checks_in_flight: set[str] = set()  # scenario ids; see ScenarioScreen.action_run_checks
 
     def on_mount(self) -> None:
         keymap, problems = load_keymap(self.keymap_file)

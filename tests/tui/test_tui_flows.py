@@ -526,3 +526,58 @@ async def test_scenario_screen_fits_small_and_large_terminals(tmp_path: Path, si
 def test_lab_error_is_what_services_raise() -> None:
     # The screens catch LabError; ChecksUnavailable must be one.
     assert issubclass(ChecksUnavailable, LabError)
+
+
+@sync
+async def test_leaving_the_scenario_while_checks_run_still_records_the_run(tmp_path: Path) -> None:
+    fake = FakeServices(gate=threading.Event())
+    app = make_app(fake, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_maildir(pilot, app)
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        fake.released.release()
+        await pilot.pause(0.1)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        for _ in range(2):
+            fake.released.release()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if fake.recorded:
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [r.check_id for r in fake.recorded[0]] == ["mail-location", "alice-inbox", "no-pop3"]
+        assert f"{MAILDIR.title}: 1 of 3 checks pass. Score 1/5." in messages(app)
+        assert app.checks_in_flight == set()
+        assert isinstance(app.screen, HomeScreen)
+
+
+@sync
+async def test_checks_left_running_are_not_started_twice(tmp_path: Path) -> None:
+    fake = FakeServices(gate=threading.Event())
+    app = make_app(fake, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_maildir(pilot, app)
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("enter")  # the list still highlights the scenario just left
+        for _ in range(50):
+            await pilot.pause(0.02)
+            screen = app.screen
+            if isinstance(screen, ScenarioScreen) and screen.lab is not None:
+                break
+        assert isinstance(app.screen, ScenarioScreen)
+        await pilot.press("c")
+        await pilot.pause()
+        assert any("still running" in m for m in messages(app))
+        for _ in range(3):
+            fake.released.release()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fake.calls.count(f"check {MAILDIR.id}") == 1
+        assert len(fake.recorded) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -28,6 +28,7 @@ from labsim.tui.screens.transcript import TranscriptScreen
 from labsim.tui.services import ChecksUnavailable, HintShown, LabInfo, Services
 
 if TYPE_CHECKING:
+    from labsim.tui.app import LabsimApp
     from labsim.tui.screens.exam import ExamSession
 
 
@@ -87,6 +88,8 @@ class ScenarioScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # Kept: a worker may outlive this screen, and a detached screen has no app to ask for.
+        self.owner: LabsimApp = cast("LabsimApp", self.app)
         self.title = self.scenario.title
         self.sub_title = (
             "exam" if self.exam else f"{self.scenario.difficulty}, ~{self.scenario.estimated_minutes} min"
@@ -121,6 +124,11 @@ class ScenarioScreen(Screen[None]):
         if action == "start_lab":
             return stopped
         return True
+
+    @property
+    def in_flight(self) -> set[str]:
+        """Scenarios whose checks are running, app-wide: a run goes on after its screen is left."""
+        return self.owner.checks_in_flight
 
     @property
     def check_list(self) -> CheckList:
@@ -181,7 +189,13 @@ class ScenarioScreen(Screen[None]):
             self.notify(str(exc), title=title, severity="error", timeout=10)
 
     def _ui(self, fn: Callable[..., object], *args: object) -> None:
-        self.app.call_from_thread(fn, *args)
+        self.owner.call_from_thread(self._if_shown, fn, *args)
+
+    def _if_shown(self, fn: Callable[..., object], *args: object) -> None:
+        # A worker may outlive the screen (the learner went back home): then its updates
+        # have nowhere to go, except the end of a check run (checks_done).
+        if self.is_attached or fn == self.checks_done:
+            fn(*args)
 
     # --- the lab ---
     @work(thread=True, exclusive=True, group="lab")
@@ -258,12 +272,30 @@ class ScenarioScreen(Screen[None]):
         if self.checks_running:
             self.notify("The checks are already running.", markup=False, title="Checks")
             return
+        in_flight = self.in_flight
+        if self.scenario.id in in_flight:
+            self.notify(
+                "The checks you started earlier are still running; their score will be shown when they end.",
+                markup=False,
+                title="Checks",
+            )
+            return
         self.checks_running = True
+        in_flight.add(self.scenario.id)
         self.check_list.clear_results()
-        self.run_checks()
+        # The app's worker, not this screen's: leaving the scenario must not drop the run.
+        self.owner.run_worker(self.run_checks, thread=True, group=f"checks:{self.scenario.id}")
 
-    @work(thread=True, exclusive=True, group="checks")
     def run_checks(self) -> None:
+        try:
+            self._run_checks()
+        finally:
+            self.owner.call_from_thread(self._checks_ended)
+
+    def _checks_ended(self) -> None:
+        self.in_flight.discard(self.scenario.id)
+
+    def _run_checks(self) -> None:
         order = [c.id for c in self.scenario.checks()]
         results: list[CheckResult] = []
         self._ui(self.set_busy, f"checking 1/{len(order)}…")
@@ -292,11 +324,14 @@ class ScenarioScreen(Screen[None]):
         self.show_detail()
 
     def checks_done(self, results: list[CheckResult], total: float | None, max_points: float | None) -> None:
+        if self.exam is not None:
+            self.exam.results[self.scenario.id] = results
+        if not self.is_attached:
+            self.checks_done_away(results, total, max_points)
+            return
         self.checks_running = False
         self.check_list.set_running(None)
         self.set_busy("")
-        if self.exam is not None:
-            self.exam.results[self.scenario.id] = results
         self.refresh_brief()
         if total is None or max_points is None:
             return
@@ -313,6 +348,21 @@ class ScenarioScreen(Screen[None]):
                 markup=False,
                 title="Checks",
             )
+
+    def checks_done_away(
+        self, results: list[CheckResult], total: float | None, max_points: float | None
+    ) -> None:
+        """The run ended after the learner left the scenario: it is recorded; say so wherever they are."""
+        if total is None or max_points is None:
+            return
+        passed = sum(1 for r in results if r.passed)
+        told = f"{passed} of {len(results)} checks pass"
+        if not self.hiding:
+            told += f". Score {total:g}/{max_points:g}"
+        self.owner.notify(f"{self.scenario.title}: {told}.", markup=False, title="Checks")
+        refresh = getattr(self.owner.screen, "load_rows", None)
+        if callable(refresh):  # the home screen shows progress
+            refresh()
 
     def action_transcript(self) -> None:
         if self.hiding:
