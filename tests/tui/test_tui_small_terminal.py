@@ -298,3 +298,16 @@ async def test_keys_while_the_lab_starts_say_to_wait(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert text_of(app.screen.query_one(LabStatusLine)).startswith("mail server running")
+
+
+@sync
+async def test_the_status_bar_says_esc_and_q_where_the_footer_has_no_room(tmp_path: Path) -> None:
+    for size, shown in ((SMALL, "esc back · q quit"), ((120, 30), "esc back")):
+        app = make_app(FakeServices(), tmp_path)
+        async with app.run_test(size=size) as pilot:
+            screen = await open_maildir(pilot, app)
+            visible = [text_of(w) for w in screen.query(".nav-hint").results(Static) if w.display]
+            assert visible == [shown], size
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, HomeScreen)

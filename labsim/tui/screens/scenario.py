@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, OptionList
+from textual.widgets import Footer, Header, Markdown, OptionList, Static
 
 from labsim.checks.result import CheckResult
 from labsim.lab.model import LabError
@@ -60,6 +60,8 @@ def start_failure(output: str) -> str:
 
 class ScenarioScreen(Screen[None]):
     BINDINGS = SCENARIO_BINDINGS
+    # Below 90 columns the footer has no room left for q Quit: the status bar says it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]
 
     def __init__(self, services: Services, scenario: Scenario, exam: ExamSession | None = None) -> None:
         super().__init__()
@@ -76,7 +78,11 @@ class ScenarioScreen(Screen[None]):
     # --- layout ---
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="✉")
-        yield LabStatusLine(id="lab-status")
+        with Horizontal(id="status-bar"):
+            yield LabStatusLine(id="lab-status")
+            # Footer has no room for esc (hidden binding) and, below ~90 columns, for q.
+            yield Static("esc back", classes="nav-hint")
+            yield Static("esc back · q quit", classes="nav-hint -narrow-only")
         with Horizontal(id="scenario-main"):
             with VerticalScroll(id="brief-scroll"):
                 first = self.scenario.tasks[0].id if self.scenario.tasks else None
