@@ -210,6 +210,19 @@ def test_dash_a_matches_real(name: str, tmp_path: Path, monkeypatch: pytest.Monk
     assert run_ours(conf, "-a", monkeypatch=monkeypatch) == run_real(conf, "-a")
 
 
+@pytest.mark.parametrize("name", ["lab_23", "several_errors"])
+@pytest.mark.parametrize(
+    "args", [("-d",), ("-d", "-n"), ("-d", "mail_location", "protocols", "ssl"), ("-d", "-h", "ssl_cert")]
+)
+def test_dash_d_shows_defaults_like_real(
+    name: str, args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner's "what was the default?": the real one answers without reading the file at all.
+    conf = tmp_path / "dovecot.conf"
+    conf.write_text(CONFIGS[name])
+    assert run_ours(conf, *args, monkeypatch=monkeypatch) == run_real(conf, *args)
+
+
 DEBIAN_CONF = Path("/etc/dovecot/dovecot.conf")
 
 

@@ -513,3 +513,10 @@ def load(
     if read_files:
         _read_file_refs(root, parser.tree)
     return DovecotConfig(root, lab_path, shown or path, parser)
+
+
+def defaults_only(root: LabRoot, path: str = DEFAULT_CONFIG_PATH, shown: str | None = None) -> DovecotConfig:
+    """Dovecot's built-in defaults, as `doveconf -d` shows them: no file is read, so a broken
+    or missing configuration does not matter."""
+    lab_path = posixpath.normpath(posixpath.join("/", path))
+    return DovecotConfig(root, lab_path, shown or path, Parser(root))

@@ -4,6 +4,7 @@ the lab root (LABSIM_ROOT, default `/`).
     doveconf -n [-P]              non-default settings, Dovecot's layout
     doveconf -a                   every setting
     doveconf [-h] NAME [NAME...]  `name = value` (or the value alone with -h)
+    -d                            built-in defaults instead of the configured values
     -c PATH                       the config file, a lab path
     -f protocol=NAME              apply a protocol filter to NAME lookups
 """
@@ -18,7 +19,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from labsim.mailserver.config.dovecot import DEFAULT_CONFIG_PATH, DovecotConfig, SettingsCheckError, load
+from labsim.mailserver.config.dovecot import (
+    DEFAULT_CONFIG_PATH,
+    DovecotConfig,
+    SettingsCheckError,
+    defaults_only,
+    load,
+)
 from labsim.mailserver.config.errors import ConfigError
 from labsim.mailserver.labroot import LabRoot
 
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     err = stderr or sys.stderr
     args = sys.argv[1:] if argv is None else argv
     try:
-        opts, names = getopt.getopt(args, "ac:f:hnNPx")
+        opts, names = getopt.getopt(args, "ac:df:hnNPx")
     except getopt.GetoptError as exc:
         # libc getopt's wording, as the real binary prints it
         problem = "option requires an argument" if "requires argument" in exc.msg else "invalid option"
@@ -83,7 +90,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     dump = "-n" in flags or "-a" in flags or not names
     warnings: list[str] = []
     try:
-        config = load(root, lab_path, read_files=False, shown=config_path, warnings=warnings)
+        if "-d" in flags:  # the real one does not open the file at all
+            config = defaults_only(root, lab_path, shown=config_path)
+        else:
+            config = load(root, lab_path, read_files=False, shown=config_path, warnings=warnings)
     except ConfigError as exc:
         for warning in warnings:
             err.write(f"doveconf: Warning: {warning}\n")
