@@ -301,6 +301,21 @@ async def test_keys_while_the_lab_starts_say_to_wait(tmp_path: Path) -> None:
 
 
 @sync
+async def test_a_long_lab_id_gives_way_with_an_ellipsis_on_one_line(tmp_path: Path) -> None:
+    class LongId(FakeServices):
+        def info(self) -> LabInfo:
+            return LabInfo("dovecot-conf-d-20261206-131346-73ee", "local", True, "")
+
+    app = make_app(LongId(), tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_maildir(pilot, app)
+        status = app.screen.query_one(LabStatusLine)
+        line = "".join(seg.text for seg in status.render_lines(status.region.reset_offset)[0])
+        assert line.strip().startswith("mail server running · local lab dovecot-conf-d-2026")
+        assert line.rstrip().endswith("…"), line
+
+
+@sync
 async def test_the_status_bar_says_esc_and_q_where_the_footer_has_no_room(tmp_path: Path) -> None:
     for size, shown in ((SMALL, "esc back · q quit"), ((120, 30), "esc back")):
         app = make_app(FakeServices(), tmp_path)
