@@ -1,12 +1,15 @@
-"""`service courier-authdaemon restart` applies authdaemonrc to the running Courier daemons, as on Debian.
+"""courier-authdaemon in the lab behaves like Debian's authdaemond, which logins and authtest ask.
 
-The lab's authdaemond lives inside each Courier daemon, which reads authdaemonrc at start and
-on SIGHUP; the courier-authlib scenario found that restarting courier-authdaemon reached none
-of them, so a learner who did what the real server needs still saw `-ERR Login failed.`.
+An authdaemonrc edit counts after `service courier-authdaemon restart` (a restart of the mail
+daemon is not enough), for logins and authtest alike; with courier-authdaemon stopped, logins end
+in "Temporary problem" and authtest cannot connect, in the real programs' words. The
+courier-authlib scenario first found that restarting courier-authdaemon reached no daemon; later,
+that authtest said yes to an edit the daemons did not yet know, which sent learners the wrong way.
 """
 
 from __future__ import annotations
 
+import imaplib
 import os
 import poplib
 import time
@@ -58,7 +61,9 @@ def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> 
             ]
         )
         assert made.ok, made.output
-        # pop3d read authdaemonrc when it started: carol is unknown to it until the authdaemon restarts.
+        # authdaemond read authdaemonrc when it started: carol is unknown until it restarts,
+        # to pop3d and authtest alike, and restarting pop3d does not change that.
+        assert lab.exec(["service", "courier-pop", "restart"]).ok
         pop = poplib.POP3("127.0.0.1", port, timeout=5)
         try:
             pop.user("carol")
@@ -66,8 +71,63 @@ def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> 
                 pop.pass_("seashell")
         finally:
             pop.close()
+        refused = lab.exec(["authtest", "carol", "seashell"])
+        assert refused.code == 1 and "Authentication FAILED" in refused.output
         assert lab.exec(["service", "courier-authdaemon", "restart"]).ok
         assert pop3_login(port, "carol", "seashell")
         assert pop3_login(port, "alice", "wonderland")
+        accepted = lab.exec(["authtest", "carol", "seashell"])
+        assert accepted.ok and "Authenticated: carol" in accepted.output
+    finally:
+        lab.destroy()
+
+
+def test_with_the_authdaemon_stopped_logins_fail_as_temporary_problems(
+    labsim_home: Path,  # noqa: F811
+) -> None:
+    spec = LabSpec(
+        name="authdaemon-stopped",
+        users=[UserSpec("alice", "wonderland")],
+        dovecot_defaults=False,
+        courier_defaults=True,
+        services=["courier-authdaemon", "courier-imap", "courier-pop"],
+    )
+    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    try:
+        assert lab.start().ok
+        base = int(lab.env()["LABSIM_PORT_BASE"])
+        assert lab.exec(["service", "courier-authdaemon", "stop"]).ok
+
+        pop = poplib.POP3("127.0.0.1", base + 110, timeout=5)
+        try:
+            pop.user("alice")
+            with pytest.raises(poplib.error_proto, match="-ERR Temporary problem, please try again later"):
+                pop.pass_("wonderland")
+            assert pop.file.readline() == b""  # courierpop3login hung up
+        finally:
+            pop.close()
+
+        imap = imaplib.IMAP4("127.0.0.1", base + 143, timeout=5)
+        with pytest.raises(imaplib.IMAP4.abort, match="Temporary problem, please try again later"):
+            imap.login("alice", "wonderland")
+        imap.shutdown()
+
+        said = lab.exec(["authtest", "alice", "wonderland"])
+        assert (said.code, said.output) == (
+            1,
+            "ERR: authdaemon: s_connect() failed: No such file or directory\n"
+            "Authentication FAILED: Invalid argument\n",
+        )
+        log = lab.read_file("/var/log/mail.log").decode()
+        for program in ("pop3d", "imapd"):
+            mine = [line.split(f" {program}: ", 1)[1] for line in log.splitlines() if f" {program}: " in line]
+            failed = [n for n, line in enumerate(mine) if line.startswith("LOGIN FAILED, user=alice")]
+            assert failed, mine
+            n = failed[0]
+            assert mine[n - 1] == "authdaemon: s_connect() failed: No such file or directory"
+            assert mine[n + 1] == "authentication error: No such file or directory"
+
+        assert lab.exec(["service", "courier-authdaemon", "start"]).ok
+        assert pop3_login(base + 110, "alice", "wonderland")
     finally:
         lab.destroy()

@@ -119,9 +119,17 @@ def load_userdb_dat(root: LabRoot) -> tuple[dict[str, dict[str, str]], dict[str,
 
 
 class Authlib:
-    def __init__(self, root: LabRoot, modules: list[str], log: LogFn | None = None, debug: int = 0) -> None:
+    def __init__(
+        self,
+        root: LabRoot,
+        modules: list[str],
+        log: LogFn | None = None,
+        debug: int = 0,
+        down: bool = False,
+    ) -> None:
         self.root = root
         self.modules = modules
+        self.down = down  # courier-authdaemon is stopped: nothing answers on its socket
         self.debug = debug
         self._log = log or (lambda msg: None)
 
@@ -134,7 +142,9 @@ class Authlib:
 
     def problems(self) -> list[str]:
         """Lines authdaemond logs at start about authmodulelist."""
-        out = []
+        out: list[str] = []
+        if self.down:
+            return out
         if not self.modules:
             out.append("authdaemond: no authentication modules are configured (authmodulelist is empty)")
         for m in self.modules:
@@ -270,12 +280,15 @@ class Authlib:
 
 
 def from_config(root: LabRoot, log: LogFn | None = None) -> Authlib:
-    """An Authlib for the lab's /etc/courier/authdaemonrc (Debian's default when it is missing
-    would be authpam; a missing file means authdaemond does not start: no modules)."""
+    """An Authlib for the authdaemonrc the lab's authdaemond runs with (see courier/authdaemon.py;
+    a missing file means authdaemond has no modules)."""
     from labsim.mailserver.config.courier import CourierConfigError, MissingConfig, load_authdaemonrc
+    from labsim.mailserver.courier import authdaemon
 
+    if not authdaemon.running(root):
+        return Authlib(root, [], log, down=True)
     try:
-        conf = load_authdaemonrc(root)
+        conf = load_authdaemonrc(root, read_from=authdaemon.loaded_path(root))
     except MissingConfig:
         return Authlib(root, [], log)
     except CourierConfigError as exc:

@@ -325,9 +325,16 @@ class MissingConfig(Exception):
         self.lab_path = lab_path
 
 
-def source(root: LabRoot, lab_path: str, env: ShellVars | None = None, argv0: str = "sh") -> ShellVars:
-    """Source one file under the lab root; MissingConfig when it is absent."""
-    host = root.path(lab_path)
+def source(
+    root: LabRoot,
+    lab_path: str,
+    env: ShellVars | None = None,
+    argv0: str = "sh",
+    read_from: str | None = None,
+) -> ShellVars:
+    """Source one file under the lab root; MissingConfig when it is absent. `read_from` reads
+    another file (a copy of it) while messages still name `lab_path`."""
+    host = root.path(read_from or lab_path)
     try:
         data = host.read_bytes()
     except FileNotFoundError as exc:
@@ -470,8 +477,8 @@ class AuthdaemonSettings:
     vars: ShellVars
 
 
-def load_authdaemonrc(root: LabRoot, etc: str = ETC) -> AuthdaemonSettings:
-    v = source(root, f"{etc}/authdaemonrc", argv0="/etc/init.d/courier-authdaemon")
+def load_authdaemonrc(root: LabRoot, etc: str = ETC, read_from: str | None = None) -> AuthdaemonSettings:
+    v = source(root, f"{etc}/authdaemonrc", argv0="/etc/init.d/courier-authdaemon", read_from=read_from)
     debug = v.get("DEBUG_LOGIN").strip()
     return AuthdaemonSettings(
         modules=v.get("authmodulelist").split(),

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 
+from labsim.mailserver.auth import authlib as authlib_mod
 from labsim.mailserver.auth.authlib import AuthInfo, Authlib
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UserInfo
 from labsim.mailserver.auth.service import AuthService
 from labsim.mailserver.config.model import DovecotSettings
+from labsim.mailserver.courier import authdaemon
 from labsim.mailserver.courier.log import CourierLog
 from labsim.mailserver.labroot import LabRoot
 
 LOGIN_FAILED = "Login failed."
+TEMPORARY_PROBLEM = "Temporary problem, please try again later"
 
 
 class CourierAuth(AuthService):
@@ -26,19 +29,33 @@ class CourierAuth(AuthService):
         root: LabRoot,
         settings: DovecotSettings,
         log: CourierLog,
-        authlib: Authlib,
+        authlib: Authlib | None = None,
         maildirpath: str = "Maildir",
     ) -> None:
         super().__init__(root, settings, log)
-        self.authlib = authlib
         self.maildirpath = maildirpath
         self.clog = log
+        # Each login asks "authdaemond" afresh, as imaplogin does over its socket: a restart of
+        # courier-authdaemon counts, a restart of courier-imap alone does not re-read authdaemonrc.
+        self._seen = authdaemon.fingerprint(root)
+        self._authlib = authlib if authlib is not None else authlib_mod.from_config(root, log=log.raw)
+
+    @property
+    def authlib(self) -> Authlib:
+        seen = authdaemon.fingerprint(self.root)
+        if seen != self._seen:
+            self._seen = seen
+            self._authlib = authlib_mod.from_config(self.root, log=self.clog.raw)
+        return self._authlib
 
     def start(self) -> None:
         self.started = True
         self.broken = None
-        for problem in self.authlib.problems():
-            self.clog.raw(problem)
+        if authdaemon.unit_state(self.root) is None:
+            # No courier-authdaemon unit logs them (a bare labsim-mailserver): authdaemond's
+            # start-up complaints come from here.
+            for problem in self.authlib.problems():
+                self.clog.raw(problem)
 
     def mechanisms(self, secured: bool) -> list[str]:
         return ["PLAIN", "LOGIN"]
@@ -59,10 +76,11 @@ class CourierAuth(AuthService):
 
     async def _verify_plain_async(self, user: str, password: str, request: AuthRequest) -> AuthResult:
         self._ensure_started()
+        lib = self.authlib
+        if lib.down:  # imaplogin/courierpop3login give up at once; the session says the rest
+            return AuthResult(ok=False, user=user, client_message=TEMPORARY_PROBLEM, temp_fail=True)
         try:
-            info = await asyncio.to_thread(
-                self.authlib.authenticate, request.service, user, password, request.rip
-            )
+            info = await asyncio.to_thread(lib.authenticate, request.service, user, password, request.rip)
         except Exception as exc:  # a module bug must read as a failed login, never a dropped client
             self.clog.raw(f"authdaemond: internal error: {type(exc).__name__}: {exc}")
             info = None

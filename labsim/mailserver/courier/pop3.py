@@ -8,6 +8,7 @@ import time
 
 from labsim.mailserver.auth.model import AuthResult
 from labsim.mailserver.connection import ClientConn, ClientGone, ServerContext
+from labsim.mailserver.courier.authdaemon import AUTH_ERROR, NO_SOCKET
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.pop3 import (
     STORAGE_ERRORS,
@@ -20,6 +21,10 @@ from labsim.mailserver.pop3 import (
 from labsim.mailserver.storage.base import MessageInfo
 
 GREETING = "Hello there."
+
+
+class _GiveUp(Exception):
+    """courierpop3login exits without another word (authdaemond did not answer)."""
 
 
 class CourierPop3Session(Pop3Session):
@@ -57,6 +62,9 @@ class CourierPop3Session(Pop3Session):
         try:
             await self.send(f"+OK {self.ctx.settings.login_greeting}")
             await self.login_phase()
+        except _GiveUp:
+            await self.conn.close()  # the login program exited: no Disconnected line
+            return
         except (_Disconnect, ClientGone):
             if self.quit_before_login:
                 log.info(self.program, f"LOGOUT, {self.where()}")
@@ -143,9 +151,15 @@ class CourierPop3Session(Pop3Session):
     async def auth_finished(self, result: AuthResult, mech: str) -> None:
         ip = courier_ip(self.conn.rip)
         if not result.ok or result.userinfo is None:
+            if result.temp_fail:
+                self.ctx.log.error(self.program, NO_SOCKET)
             self.ctx.log.info(
                 self.program, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}], port=[{self.conn.rport}]"
             )
+            if result.temp_fail:  # authdaemond is not running: courierpop3login exits
+                self.ctx.log.error(self.program, AUTH_ERROR)
+                await self.send(f"-ERR {result.client_message}")
+                raise _GiveUp()
             await self.send("-ERR Login failed.")
             return
         user = result.user or self.last_user

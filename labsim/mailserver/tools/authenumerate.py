@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from labsim.mailserver.auth.authlib import from_config
+from labsim.mailserver.courier.authdaemon import NO_SOCKET
 from labsim.mailserver.courier.log import CourierLog
 from labsim.mailserver.labroot import LabRoot
 
@@ -20,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     root = LabRoot.from_env()
     lib = from_config(root, log=CourierLog(root, stderr=None).raw)
+    if lib.down:  # courier-authdaemon is stopped
+        sys.stderr.write(f"ERR: {NO_SOCKET}\n")
+        return 1
     for name, uid, gid, home, maildir in lib.enumerate():
         line = f"{name}\t{uid}\t{gid}\t{home}\t{maildir}"
         print(line + ("\t" if with_options else ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from labsim.mailserver.auth.authlib import format_authtest, from_config
+from labsim.mailserver.courier.authdaemon import NO_SOCKET
 from labsim.mailserver.courier.log import CourierLog
 from labsim.mailserver.labroot import LabRoot
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     root = LabRoot.from_env()
     lib = from_config(root, log=CourierLog(root, stderr=None).raw)
+    if lib.down:  # courier-authdaemon is stopped: nothing answers on authdaemond's socket
+        sys.stderr.write(f"ERR: {NO_SOCKET}\nAuthentication FAILED: Invalid argument\n")
+        return 1
     if len(rest) >= 3:
         # Password changes go through authdaemond's modules, which the lab does not write to.
         sys.stderr.write("Authentication FAILED: Operation not permitted\n")

@@ -13,8 +13,8 @@ LABSIM_PORT_BASE.
 
 Each Courier daemon is a unit of its own, as on Debian: its own process
 (`labsim-mailserver --personality courier` serving that one daemon). The
-authentication daemon lives inside each of them, so courier-authdaemon is a
-unit with no process: it records that it was started and reports it.
+authentication daemon is a unit with no process: it records that it runs and the
+authdaemonrc it loaded, which logins and authtest read (courier/authdaemon.py).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Unit:
         """(started, fatal text when it refused)."""
         if not self.unit.process:
             self._save_state(result="success", since=time.time(), active=True)
-            self._reload_authlib_users()
+            self._authdaemon_loads()
             return True, ""
         if self.pid() is not None:
             return True, ""
@@ -254,7 +254,7 @@ class Unit:
         if not self.unit.process:
             active = self.active_state() == "active"
             if active:
-                self._reload_authlib_users()
+                self._authdaemon_loads()
             return active
         pid = self.pid()
         if pid is None:
@@ -262,15 +262,19 @@ class Unit:
         _signal(pid, signal.SIGHUP)
         return True
 
-    def _reload_authlib_users(self) -> None:
-        """The lab's authdaemond lives inside each Courier daemon, which reads authdaemonrc at start
-        and on SIGHUP: (re)starting courier-authdaemon must reach them, as it reaches them on Debian."""
+    def _authdaemon_loads(self) -> None:
+        """authdaemond (re)starts: it reads authdaemonrc now, and the Courier daemons ask it at each
+        login (see courier/authdaemon.py); it logs what it cannot use."""
         if self.name != "courier-authdaemon":
             return
-        for name, unit in UNIT_DEFS.items():
-            pid = Unit(self.root, name).pid() if unit.courier else None
-            if pid is not None:
-                _signal(pid, signal.SIGHUP)
+        from labsim.mailserver.auth.authlib import from_config
+        from labsim.mailserver.courier import authdaemon
+        from labsim.mailserver.courier.log import CourierLog
+
+        authdaemon.record_start(self.root)
+        log = CourierLog(self.root, stderr=None)
+        for problem in from_config(self.root, log=log.raw).problems():
+            log.raw(problem)
 
     def _new_journal(self, offset: int) -> str:
         try:
