@@ -131,3 +131,22 @@ def test_with_the_authdaemon_stopped_logins_fail_as_temporary_problems(
         assert pop3_login(base + 110, "alice", "wonderland")
     finally:
         lab.destroy()
+
+
+def test_the_unit_and_the_logins_read_the_same_record(tmp_path: Path) -> None:
+    from labsim.mailserver.courier import authdaemon
+    from labsim.mailserver.labroot import LabRoot
+    from labsim.mailserver.tools.service import Unit
+
+    root = LabRoot(str(tmp_path))
+    unit = Unit(root, "courier-authdaemon")
+    assert unit.state_file == authdaemon.UNIT_STATE
+    assert authdaemon.running(root)  # no unit: a bare server's authdaemond is always there
+    (tmp_path / "etc/courier").mkdir(parents=True)
+    (tmp_path / "etc/courier/authdaemonrc").write_text('authmodulelist="authldap authpam"\n')
+    unit.start()
+    assert authdaemon.loaded_path(root) == authdaemon.LOADED_RC
+    log = (tmp_path / "var/log/mail.log").read_text()
+    assert "authdaemond: unable to load module authldap: not installed in this lab" in log
+    unit.stop()
+    assert not authdaemon.running(root)
