@@ -63,6 +63,18 @@ class Imap:
         return lines[:-1], lines[-1][len(tag) + 1 :]
 
     def login(self, user: str, password: str, mechanism: str | None = None) -> LoginOutcome:
+        start = len(self.d.lines)
+        try:
+            return self._login(user, password, mechanism)
+        except ProbeFailed:
+            # A server that gives up on the client says why in a BYE, then hangs up (Courier while
+            # authdaemond is down): that is the login's answer.
+            bye = [ln[3:] for ln in self.d.lines[start:] if ln.startswith("S: * BYE")]
+            if bye:
+                return LoginOutcome(False, bye[-1])
+            raise
+
+    def _login(self, user: str, password: str, mechanism: str | None) -> LoginOutcome:
         if mechanism is None:
             _, answer = self.command(f"LOGIN {imap_quote(user)} {imap_quote(password)}")
             return LoginOutcome(answer.startswith("OK"), answer)

@@ -42,6 +42,12 @@ COURIER_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
         "POP3) and the connection has no TLS yet.",
     ),
     (
+        ("temporary problem",),
+        "Courier's login programs ask courier-authdaemond for every login; when it does not answer "
+        "(the log says `authdaemon: s_connect() failed`), every login ends in this temporary "
+        "problem, whatever the password, until courier-authdaemon runs again.",
+    ),
+    (
         ("login failed",),
         "Courier never tells a client why a login failed; /var/log/mail.log does, and "
         "`authtest USER PASSWORD` shows what courier-authlib finds.",
@@ -165,6 +171,11 @@ def authtest_failed(output: str) -> str:
     """authtest's refusal says nothing about the cause; what decides is authdaemonrc's module list."""
     if "Authentication FAILED" not in output:
         return ""
+    if "s_connect() failed" in output:
+        return (
+            "authtest could not reach courier-authdaemond at all (s_connect failed): the "
+            "authentication daemon is not running, so no Courier login can succeed either."
+        )
     return (
         "authtest asks courier-authdaemond, which tries each module authmodulelist names in "
         "/etc/courier/authdaemonrc, in order; none of them accepted this user and password "

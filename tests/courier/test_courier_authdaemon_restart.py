@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from labsim.checks.runner import run_check
 from labsim.lab.model import LabSpec, UserSpec
 from labsim.lab.registry import LabRegistry
+from labsim.scenario.model import CheckSpec
 from tests.lab.conftest import labsim_home, new_id, spread_port_bases  # noqa: F401  (fixtures)
 
 
@@ -126,6 +128,16 @@ def test_with_the_authdaemon_stopped_logins_fail_as_temporary_problems(
             n = failed[0]
             assert mine[n - 1] == "authdaemon: s_connect() failed: No such file or directory"
             assert mine[n + 1] == "authentication error: No such file or directory"
+
+        # The checkers read the hang-up as the login's answer and say what it means.
+        for kind in ("imap_login", "mailbox_count"):
+            params = {"user": "alice", "password": "wonderland", "count": 0}
+            if kind == "imap_login":
+                del params["count"]
+            result = run_check(lab, CheckSpec(id="c", type=kind, description="alice", params=params))
+            assert not result.passed
+            assert '"* BYE Temporary problem, please try again later"' in result.message, result.message
+            assert "courier-authdaemond" in result.message
 
         assert lab.exec(["service", "courier-authdaemon", "start"]).ok
         assert pop3_login(base + 110, "alice", "wonderland")
