@@ -16,7 +16,8 @@ import os
 from labsim.mailserver.labroot import LabRoot
 
 AUTHDAEMONRC = "/etc/courier/authdaemonrc"
-UNIT_STATE = "/var/lib/labsim/courier-authdaemon.service.json"  # tools/service.py's Unit.state_file
+STATE_DIR = "/var/lib/labsim"
+UNIT_STATE = f"{STATE_DIR}/courier-authdaemon.service.json"  # tools/service.py's Unit.state_file
 LOADED_RC = "/var/lib/labsim/courier-authdaemon.authdaemonrc"
 # What a login program logs when authdaemond is not running, around its LOGIN FAILED line.
 NO_SOCKET = "authdaemon: s_connect() failed: No such file or directory"
@@ -35,8 +36,17 @@ def unit_state(root: LabRoot) -> dict[str, object] | None:
 def running(root: LabRoot) -> bool:
     state = unit_state(root)
     if state is None:
-        return True
+        # Never started. In a lab whose units the shim runs, that means not running (a lab may
+        # start only courier-imap); a bare server with no units has its authdaemond built in.
+        return not _units_recorded(root)
     return bool(state.get("active")) and not state.get("stopped")
+
+
+def _units_recorded(root: LabRoot) -> bool:
+    try:
+        return any(p.name.endswith(".service.json") for p in root.path(STATE_DIR).iterdir())
+    except OSError:
+        return False
 
 
 def loaded_path(root: LabRoot) -> str:
