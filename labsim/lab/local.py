@@ -177,8 +177,9 @@ class LocalLab(Lab):
         self._write_shellrc()
 
     def start(self) -> ExecResult:
-        if self.server_pid() is None and not all(port_free(self.port_base + p) for p in WELL_KNOWN_PORTS):
-            # Someone took our ports while the lab was down: move to a free range.
+        if not self._any_unit_running() and not all(port_free(self.port_base + p) for p in WELL_KNOWN_PORTS):
+            # Someone took our ports while the lab was down: move to a free range. Not while one of
+            # our own units holds them (courier-pop serving while the scenario's imapd is off).
             self._move_port_base({self.port_base} | self._sibling_port_bases())
         outputs, code = [], 0
         for name in self.spec.services:
@@ -213,6 +214,9 @@ class LocalLab(Lab):
             _make_writable(self.root)
             shutil.rmtree(self.root)
 
+    def _any_unit_running(self) -> bool:
+        return any(Unit(self.labroot, name).pid() is not None for name in installed_units(self.labroot))
+
     def server_pid(self) -> int | None:
         try:
             return Unit(self.labroot, self.main_service).pid()
@@ -225,9 +229,7 @@ class LocalLab(Lab):
         pid = self.server_pid()
         # A sandbox is only a directory: it is "running" while any of its services is (a Courier lab
         # may serve POP3 while the scenario's imapd is switched off).
-        running = pid is not None or any(
-            Unit(self.labroot, name).pid() is not None for name in installed_units(self.labroot)
-        )
+        running = pid is not None or self._any_unit_running()
         return LabStatus(
             self.lab_id,
             "local",

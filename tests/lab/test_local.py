@@ -284,6 +284,34 @@ def test_a_courier_lab_starts_its_units_and_reports_its_server(labsim_home: Path
         lab.destroy()
 
 
+def test_starting_again_keeps_the_ports_its_own_pop3d_holds(labsim_home: Path) -> None:
+    # courier-imap's fresh lab: imapd switched off, pop3d serving. Every `labsim start` or `shell`
+    # starts the lab again; that took pop3d's ports for someone else's and moved the lab away
+    # from its own running pop3d.
+    from labsim.lab.from_scenario import lab_spec
+    from labsim.scenario.loader import load_scenario
+
+    lab = LabRegistry().create(
+        lab_spec(load_scenario(Path(__file__).parents[2] / "scenarios" / "courier-imap")),
+        backend="local",
+        lab_id=new_id(),
+    )
+    assert isinstance(lab, LocalLab)
+    try:
+        assert lab.start().ok
+        base = lab.port_base
+        assert lab.server_pid() is None  # imapd is off: that is the exercise
+        for _ in range(2):
+            again = lab.start()
+            assert again.ok, again.output
+            assert lab.port_base == base
+        with socket.create_connection(("127.0.0.1", base + 110), timeout=5) as s:
+            assert s.recv(100) == b"+OK Hello there.\r\n"
+        assert lab.status().state == "running"
+    finally:
+        lab.destroy()
+
+
 def test_destroy_stops_units_the_learner_started_by_hand(labsim_home: Path) -> None:
     spec = small_spec()
     spec.services = []  # the scenario starts nothing; the learner does
