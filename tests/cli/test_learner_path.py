@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Labsim, one_sentence
+from labsim.scenario.loader import load_scenario
+from tests.cli.conftest import EXAMPLE, Labsim, one_sentence
 
 
 @pytest.mark.slow
@@ -23,6 +24,12 @@ def test_list_start_check_hint_solve_check_grade_stop(labsim: Labsim, tmp_path: 
     assert "starting dovecot" in started.err
     assert "is running on the local backend" in started.out
     assert "IMAP 127.0.0.1:" in started.out
+    # A learner on the CLI reads the brief and the tasks where the TUI would show them.
+    scen = load_scenario(EXAMPLE)
+    assert started.out.startswith(f"{scen.title}\n")
+    assert scen.brief.strip().splitlines()[0] in started.out
+    assert f"Task 1 of {len(scen.tasks)}: {scen.tasks[0].title}" in started.out
+    assert labsim("start", "_example", "--quiet").out.startswith("lab ")
 
     first = labsim("check", "_example")
     assert first.code == 1, first.err
@@ -110,3 +117,17 @@ def test_reset_asks_then_restores_the_fresh_lab(labsim: Labsim) -> None:
     assert reset.code == 0, reset.err
     assert "back to its fresh state" in reset.out and "your changed /etc files are saved in" in reset.out
     assert labsim("check", "_example").code == 1
+
+
+def test_a_lab_whose_daemon_is_switched_off_starts_and_keeps_its_ports(labsim: Labsim) -> None:
+    # courier-imap's fresh lab serves POP3 while imapd is off (IMAPDSTART=NO, the exercise):
+    # `labsim start` is no failure, and starting again does not move the lab off its own pop3d.
+    courier = {"LABSIM_SCENARIOS": str(EXAMPLE.parent / "courier-imap")}
+    first = labsim("--backend", "local", "start", "courier-imap", "--quiet", env=courier)
+    assert first.code == 0, first.err
+    assert "its mail server is not serving yet: `service --status-all`" in first.out
+    again = labsim("start", "courier-imap", "--quiet", env=courier)
+    assert again.code == 0, again.err
+    pop3 = [line for line in first.out.splitlines() if line.startswith("mail server ports:")]
+    assert pop3 and pop3 == [line for line in again.out.splitlines() if line.startswith("mail server ports:")]
+    labsim.destroy_labs()

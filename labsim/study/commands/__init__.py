@@ -56,7 +56,8 @@ def add_parser(sub: SubParsers) -> None:
 
     p = add("list", browse.cmd_list, "list the scenarios with your progress", scenario=False)
     p.add_argument("--json", action="store_true", help="print the list as JSON")
-    add("start", labs.cmd_start, "start the scenario's lab (made the first time)")
+    p = add("start", labs.cmd_start, "start the scenario's lab (made the first time) and show its brief")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the brief and tasks")
     add("shell", labs.cmd_shell, "open a shell in the scenario's lab")
     p = add("check", checking.cmd_check, "run the checks, print each result, record the score")
     p.add_argument("--transcript", action="store_true", help="print each check's transcript too")

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from labsim.scenario.model import Scenario
 from labsim.study.commands.activity import Activity
 from labsim.study.commands.browse import ports
 from labsim.study.commands.common import (
@@ -29,12 +30,22 @@ def open_with_progress(study: StudySession, scenario_id: str) -> tuple[LabInfo, 
     return info, scen.id
 
 
+def brief_text(scen: Scenario) -> str:
+    """The brief and the tasks, as the TUI shows them, for a learner who works from the CLI."""
+    parts = [f"{scen.title}", "=" * min(len(scen.title), 78), "", scen.brief.strip(), ""]
+    for n, task in enumerate(scen.tasks, 1):
+        parts += [f"Task {n} of {len(scen.tasks)}: {task.title or task.id}", "", task.text.strip(), ""]
+    return "\n".join(parts)
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     study = session(args)
     info, scenario_id = open_with_progress(study, args.scenario)
+    if not args.quiet:
+        print(brief_text(study.scenario(scenario_id)))
     if info.start_output:
         print(info.start_output)
-    if info.start_failed or not info.running:
+    if info.start_failed:
         print(
             f"labsim: lab {info.lab_id} is up but its mail server is not running (see above); "
             f"find out why in: labsim shell {scenario_id}",
@@ -43,6 +54,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     status = study.lab(study.scenario(scenario_id)).status()
     print(f"lab {info.lab_id} is running on the {info.backend} backend ({info.detail})")
+    if not info.running:
+        # Its service started and ran nothing (Courier's IMAPDSTART=NO, say): often the very
+        # thing the scenario is about, so no failure.
+        print("its mail server is not serving yet: `service --status-all` in the lab shows what runs")
     print(f"mail server ports: {ports(status.backend, status.port_base)}")
     print(f"next: labsim shell {scenario_id}, then labsim check {scenario_id}")
     return EXIT_OK
