@@ -32,9 +32,10 @@ REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 COURIER_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
     (
-        ("unsupported authentication mechanism",),
-        "Courier offers SASL only with the mechanisms POP3AUTH lists in /etc/courier/pop3d "
-        "(POP3AUTH_TLS once TLS is active); imapd's come from the AUTH= words of IMAP_CAPABILITY.",
+        ("authentication failed",),
+        "Courier answers a failed AUTH so for a wrong password and for a mechanism authlib does "
+        "not have (it takes PLAIN and LOGIN); the LOGIN FAILED line in /var/log/mail.log names the "
+        "method. POP3AUTH in /etc/courier/pop3d only decides what CAPA announces.",
     ),
     (
         ("starttls required", "tls required"),

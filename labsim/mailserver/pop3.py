@@ -308,6 +308,10 @@ class Pop3Session:
         )
         await self.auth_finished(result, "APOP")
 
+    def accepted_mechanisms(self) -> list[str]:
+        """What AUTH takes: for Dovecot, exactly what CAPA lists."""
+        return self.sasl_mechanisms()
+
     async def cmd_auth(self, args: str) -> None:
         mech_name, _, initial = args.partition(" ")
         mech = mech_name.upper()
@@ -317,7 +321,7 @@ class Pop3Session:
         if self.ctx.tls_required and not self.conn.secured:
             await self.send("-ERR [AUTH] Authentication not allowed until SSL/TLS is enabled.")
             return
-        if mech not in self.sasl_mechanisms():
+        if mech not in self.accepted_mechanisms():
             if mech in PLAINTEXT_MECHS and not self.ctx.plaintext_allowed(self.conn):
                 self.plaintext_refused = True
                 await self.send("-ERR [AUTH] Plaintext authentication disabled.")

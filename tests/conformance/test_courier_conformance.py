@@ -76,12 +76,21 @@ MESSAGES = [
 Switches = dict[str, dict[str, str]]  # file name -> {variable: value}
 BASE_SWITCHES: Switches = {
     "authdaemonrc": {"authmodulelist": '"authuserdb authpam"'},
+    # SASL offered in the clear too, so the dialogues can compare AUTHENTICATE and AUTH.
+    "imapd": {
+        "IMAP_CAPABILITY": '"IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT '
+        'THREAD=REFERENCES SORT QUOTA IDLE AUTH=LOGIN AUTH=PLAIN"'
+    },
+    "pop3d": {"POP3AUTH": '"LOGIN PLAIN"'},
     "imapd-ssl": {"IMAPDSSLSTART": "NO"},
     "pop3d-ssl": {"POP3DSSLSTART": "NO"},
 }
 TLS_REQUIRED: Switches = {
     "imapd-ssl": {"IMAPDSSLSTART": "NO", "IMAP_TLS_REQUIRED": "1"},
     "pop3d-ssl": {"POP3DSSLSTART": "NO", "POP3_TLS_REQUIRED": "1"},
+    # No SASL listed: what AUTH and AUTHENTICATE answer for a mechanism the daemon does not list.
+    "pop3d": {"POP3AUTH": '""'},
+    "imapd": {"IMAP_CAPABILITY": '"IMAP4rev1 IDLE"', "IMAP_CAPABILITY_TLS": '"$IMAP_CAPABILITY"'},
 }
 
 
@@ -291,7 +300,7 @@ def read_imap_reply(f: BinaryIO, command: str) -> list[str]:
         raw = f.readline()
         reply = raw.decode().rstrip("\r\n")
         replies.append(reply)
-        if not raw or reply.startswith(tag + " "):
+        if not raw or reply.startswith(tag + " ") or reply == "+" or reply.startswith("+ "):
             return replies
 
 
@@ -323,15 +332,19 @@ def dialogue(port: int, protocol: str, lines: list[str], source: str = "127.0.0.
     try:
         f = sock.makefile("rb")
         out.append(f.readline().decode().rstrip("\r\n"))
+        pending_tag = ""  # the IMAP command a continuation line ("+ ...") asked more of
         for line in lines:
             out.append(f"C: {line}")
             try:
                 sock.sendall(line.encode() + b"\r\n")
-                reply = read(f, line)
+                reply = read(f, f"{pending_tag} {line}" if pending_tag else line)
             except OSError as exc:
                 out.append(f"(connection lost: {exc})")
                 break
             out.extend(reply)
+            if protocol == "imap":
+                more = bool(reply) and (reply[-1] == "+" or reply[-1].startswith("+ "))
+                pending_tag = (pending_tag or line.split(" ", 1)[0]) if more else ""
             verb = line.split()[-1].upper() if protocol == "imap" else line.upper()
             if verb in ("STARTTLS", "STLS") and " OK " in f" {reply[-1]} ".replace("+OK", " OK "):
                 ctx = ssl.create_default_context()
@@ -369,6 +382,10 @@ IMAP_DIALOGUES = {
     "login-failed": ["a LOGIN tester wrong", "b LOGOUT"],
     "authpam": ["a LOGIN unixer secret", "b STATUS INBOX (MESSAGES UNSEEN)", "c LOGOUT"],
     "starttls": ["a STARTTLS", "b CAPABILITY", "c LOGIN tester secret", "d CAPABILITY", "e LOGOUT"],
+    "sasl-login": ["a AUTHENTICATE LOGIN", "dGVzdGVy", "c2VjcmV0", "b CAPABILITY", "c LOGOUT"],
+    "sasl-plain": ["a AUTHENTICATE PLAIN", "AHRlc3RlcgBzZWNyZXQ=", "b LOGOUT"],
+    "sasl-wrong": ["a AUTHENTICATE LOGIN", "dGVzdGVy", "d3Jvbmc=", "b LOGOUT"],
+    "sasl-unknown": ["a AUTHENTICATE FOO", "b LOGOUT"],
     "mailbox": [
         "a LOGIN tester secret",
         "b CAPABILITY",
@@ -392,6 +409,10 @@ POP3_DIALOGUES = {
     "wrong-password": ["USER popper", "PASS wrong", "QUIT"],
     "unknown-user": ["USER nosuch", "PASS secret", "QUIT"],
     "stls": ["STLS", "CAPA", "USER popper", "PASS secret", "STAT", "QUIT"],
+    "sasl-login": ["AUTH LOGIN", "cG9wcGVy", "c2VjcmV0", "STAT", "QUIT"],
+    "sasl-plain": ["AUTH PLAIN", "AHBvcHBlcgBzZWNyZXQ=", "STAT", "QUIT"],
+    "sasl-unknown": ["AUTH FOO", "QUIT"],
+    "sasl-wrong": ["AUTH LOGIN", "cG9wcGVy", "d3Jvbmc=", "QUIT"],
     "session": [
         "USER popper",
         "PASS secret",
@@ -784,12 +805,26 @@ TLS_REQUIRED_DIALOGUES = {
     "imap": [
         "a CAPABILITY",
         "b LOGIN tester secret",
+        "b2 AUTHENTICATE PLAIN",
+        "AHRlc3RlcgBzZWNyZXQ=",
         "c STARTTLS",
         "d CAPABILITY",
-        "e LOGIN tester secret",
+        "e AUTHENTICATE PLAIN",
+        "AHRlc3RlcgBzZWNyZXQ=",
         "f LOGOUT",
     ],
-    "pop3": ["CAPA", "USER popper", "PASS secret", "STLS", "CAPA", "USER popper", "PASS secret", "QUIT"],
+    "pop3": [
+        "CAPA",
+        "USER popper",
+        "PASS secret",
+        "AUTH PLAIN AHBvcHBlcgBzZWNyZXQ=",
+        "STLS",
+        "CAPA",
+        "AUTH PLAIN AHBvcHBlcgBzZWNyZXQ=",
+        "USER popper",
+        "PASS secret",
+        "QUIT",
+    ],
 }
 
 

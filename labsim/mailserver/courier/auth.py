@@ -60,6 +60,10 @@ class CourierAuth(AuthService):
     def mechanisms(self, secured: bool) -> list[str]:
         return ["PLAIN", "LOGIN"]
 
+    def configured_mechanisms(self) -> list[str]:
+        # Which of them a daemon offers is its own setting (POP3AUTH, IMAP_CAPABILITY's AUTH=).
+        return ["PLAIN", "LOGIN"]
+
     def userinfo_of(self, info: AuthInfo) -> UserInfo:
         home = info.home.rstrip("/") or "/"
         maildir = info.maildir or self.maildirpath or "Maildir"

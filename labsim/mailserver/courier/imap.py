@@ -500,12 +500,16 @@ class CourierMailCommands(MailCommands):
         return Reply("NO", R.BAD_PRELOGIN, timing=False)
 
 
+SASL_MECHANISMS = ("PLAIN", "LOGIN")
+
+
 class CourierImapSession(ImapSession):
     def __init__(self, ctx: ServerContext, conn: ClientConn, courier: CourierContext) -> None:
         super().__init__(ctx, conn)
         self.courier = courier
         # imapd counts rcvd/sent from its own start, which is after imaplogin's LOGIN.
         self.login_bytes = (0, 0)
+        self.sasl_mech = ""  # AUTHENTICATE's mechanism: a failed one is logged as method=, not user=
 
     @property
     def login_prefix(self) -> str:
@@ -537,26 +541,26 @@ class CourierImapSession(ImapSession):
     def capability_words(self, logged_in: bool = False) -> list[str]:
         d = self.courier.daemon
         words = (d.capability_tls if self.conn.tls else d.capability).split()
+        added: list[str] = []
         if d.vars.get("IMAP_ACL", "1").strip() != "0":
-            words += ["ACL", "ACL2=UNION"]
+            added += ["ACL", "ACL2=UNION"]
         starttls = self.ctx.tls_context is not None and not self.conn.tls and not d.ssl and d.starttls
         if starttls and not logged_in:
-            words.append("STARTTLS")
+            added.append("STARTTLS")
         if d.tls_required and not self.conn.tls:
-            words.append("LOGINDISABLED")
-        words += [w for w in TRAILING_CAPS if w not in words]
-        seen: list[str] = []
-        for w in words:
-            if w not in seen:
-                seen.append(w)
-        return seen
+            added.append("LOGINDISABLED")
+        words += [w for w in added if w not in words]
+        # The file's own words stay as written, repeats included (IMAP_CAPABILITY_TLS adds
+        # AUTH=PLAIN to $IMAP_CAPABILITY even when it has one); only imapd's additions are unique.
+        return words + [w for w in TRAILING_CAPS if w not in words]
 
     def prelogin_capability(self, logged_in: bool = False) -> str:
         return " ".join(self.capability_words(logged_in))
 
     def mechanisms(self) -> list[str]:
-        mechs = [w[5:].upper() for w in self.capability_words() if w.upper().startswith("AUTH=")]
-        return [m for m in mechs if m in ("PLAIN", "LOGIN")]
+        # What AUTHENTICATE accepts: authlib's mechanisms, whether or not IMAP_CAPABILITY
+        # advertises them (its AUTH= words only tell clients).
+        return list(SASL_MECHANISMS)
 
     def plaintext_allowed(self) -> bool:
         return self.conn.tls or not self.courier.daemon.tls_required
@@ -613,16 +617,30 @@ class CourierImapSession(ImapSession):
         if not self.plaintext_allowed():
             await self.line(f"{cmd.tag} NO STARTTLS required")
             return False
+        self.sasl_mech = ""
         return await super()._login(cmd)
+
+    async def _authenticate(self, cmd: Command) -> bool:
+        args = cmd.args()
+        self.sasl_mech = astring(args[0]).upper() if args else ""
+        if not self.plaintext_allowed():
+            await self.line(f"{cmd.tag} NO STARTTLS required")
+            return False
+        if 1 <= len(args) <= 2 and self.sasl_mech not in self.mechanisms():
+            # imaplogin hands any mechanism to authlib, which fails it like a wrong password.
+            self.ctx.log.info(self.login_prefix, f"LOGIN FAILED, method={self.sasl_mech}, {self.where()}")
+            await asyncio.sleep(max(0.0, float(self.settings.auth_failure_delay)))
+            await self.line(f"{cmd.tag} NO Login failed.")
+            return False
+        return await super()._authenticate(cmd)
 
     async def _auth_done(self, cmd: Command, result: AuthResult) -> bool:
         ip = courier_ip(self.conn.rip)
         if not result.ok or result.userinfo is None:
             if result.temp_fail:
                 self.ctx.log.error(self.login_prefix, NO_SOCKET)
-            self.ctx.log.info(
-                self.login_prefix, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}], port=[{self.conn.rport}]"
-            )
+            who = f"method={self.sasl_mech}" if self.sasl_mech else f"user={self.last_user}"
+            self.ctx.log.info(self.login_prefix, f"LOGIN FAILED, {who}, ip=[{ip}], port=[{self.conn.rport}]")
             if result.temp_fail:  # authdaemond is not running: imaplogin gives up on the client
                 self.ctx.log.error(self.login_prefix, AUTH_ERROR)
                 await self.line(f"* BYE {result.client_message}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
@@ -38,6 +39,7 @@ class CourierPop3Session(Pop3Session):
         self.bytes_out = 0
         self.quit_before_login = False
         self.stls_done = False
+        self.sasl_mech = ""  # AUTH's mechanism: a failed one is logged as method=, not user=
 
     def where(self) -> str:
         return f"ip=[{courier_ip(self.conn.rip)}], port=[{self.conn.rport}]"
@@ -84,8 +86,8 @@ class CourierPop3Session(Pop3Session):
         return (d.capability_tls if self.conn.tls else d.capability).split()
 
     def sasl_mechanisms(self) -> list[str]:
-        if not self.plaintext_ok():
-            return []
+        """CAPA's SASL line: what POP3AUTH (POP3AUTH_TLS) lists, even while POP3_TLS_REQUIRED
+        refuses them until STLS. AUTH accepts authlib's mechanisms whether listed or not."""
         return [m.upper() for m in self.auth_list() if m.upper() in ("PLAIN", "LOGIN")]
 
     def apop_enabled(self) -> bool:
@@ -100,12 +102,12 @@ class CourierPop3Session(Pop3Session):
 
     async def cmd_capa(self, args: str) -> None:
         lines = ["+OK Here's what I can do:"]
-        if self.starttls_offered():
-            lines.append("STLS")
-        lines += ["TOP", "USER", "LOGIN-DELAY 10", "PIPELINING", "UIDL", "UTF8 USER"]
         mechs = self.sasl_mechanisms()
         if mechs:
             lines.append("SASL " + " ".join(mechs))
+        if self.starttls_offered():
+            lines.append("STLS")
+        lines += ["TOP", "USER", "LOGIN-DELAY 10", "PIPELINING", "UIDL", "UTF8 USER"]
         lines += ["IMPLEMENTATION Courier Mail Server", "."]
         await self.send("\r\n".join(lines))
 
@@ -116,7 +118,24 @@ class CourierPop3Session(Pop3Session):
         await self.send("-ERR TLS required to log in.")
         return True
 
+    def accepted_mechanisms(self) -> list[str]:
+        return ["PLAIN", "LOGIN"]
+
+    async def cmd_auth(self, args: str) -> None:
+        mech = args.partition(" ")[0].upper()
+        self.sasl_mech = mech
+        if mech and await self.refuse_plaintext():
+            return
+        if mech and mech not in self.accepted_mechanisms():
+            # courierpop3login hands any mechanism to authlib, which fails it like a wrong password.
+            self.ctx.log.info(self.program, f"LOGIN FAILED, method={mech}, {self.where()}")
+            await asyncio.sleep(max(0.0, float(self.ctx.settings.auth_failure_delay)))
+            await self.send("-ERR Authentication failed.")
+            return
+        await super().cmd_auth(args)
+
     async def cmd_user(self, args: str) -> None:
+        self.sasl_mech = ""
         if await self.refuse_plaintext():
             return
         self.user = args
@@ -153,14 +172,13 @@ class CourierPop3Session(Pop3Session):
         if not result.ok or result.userinfo is None:
             if result.temp_fail:
                 self.ctx.log.error(self.program, NO_SOCKET)
-            self.ctx.log.info(
-                self.program, f"LOGIN FAILED, user={self.last_user}, ip=[{ip}], port=[{self.conn.rport}]"
-            )
+            who = f"method={self.sasl_mech}" if self.sasl_mech else f"user={self.last_user}"
+            self.ctx.log.info(self.program, f"LOGIN FAILED, {who}, ip=[{ip}], port=[{self.conn.rport}]")
             if result.temp_fail:  # authdaemond is not running: courierpop3login exits
                 self.ctx.log.error(self.program, AUTH_ERROR)
                 await self.send(f"-ERR {result.client_message}")
                 raise _GiveUp()
-            await self.send("-ERR Login failed.")
+            await self.send("-ERR Authentication failed." if self.sasl_mech else "-ERR Login failed.")
             return
         user = result.user or self.last_user
         self.last_user = user
