@@ -24,7 +24,7 @@ from email.utils import formatdate
 from typing import Any
 
 from labsim.checks.base import p_float, p_str, said, verdict
-from labsim.checks.explain import bounced, discarded
+from labsim.checks.explain import TRANSCRIPT, bounced, discarded
 from labsim.checks.result import CheckResult
 from labsim.checks.session import DEFAULT_TIMEOUT
 from labsim.lab.model import MAIL_LOG, Lab, LabError
@@ -267,7 +267,9 @@ def _judge(
         detail += f" {discarded()}" if _aliases_state(lab) is not None else ""
     else:
         detail = f"{expected}, but it did not arrive within {timeout:g} seconds and nothing bounced."
-    return verdict(spec, False, detail + " The transcript has the mail log's lines.", _t(lines))
+    return verdict(
+        spec, False, f"{detail} {TRANSCRIPT[0].upper()}{TRANSCRIPT[1:]} has the mail log's lines.", _t(lines)
+    )
 
 
 # Courier's delivery reads aliases.dat only: a text file newer than it is an edit nobody compiled.

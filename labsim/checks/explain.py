@@ -7,6 +7,9 @@ live in /etc/courier/ (imapd, pop3d, imapd-ssl, authdaemonrc, aliases/), so they
 
 from __future__ import annotations
 
+# Where a learner finds a check's transcript: the app and the command line both.
+TRANSCRIPT = "the check's transcript (t in the app, `labsim check --transcript`)"
+
 # (words in the server's answer, lower case) -> what it means
 REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
     (
@@ -20,12 +23,13 @@ REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
     ),
     (
         ("auth process broken", "temporary authentication failure", "[unavailable]"),
-        "Dovecot's auth process is not working; its Fatal line in /var/log/mail.log says why.",
+        "Dovecot's auth process is not working; its Fatal or Error lines in /var/log/mail.log "
+        f"(`auth: Error: ...`) say why, and {TRANSCRIPT} quotes them.",
     ),
     (
         ("authenticationfailed", "authentication failed", "login failed"),
         "The server never tells a client why a login failed; /var/log/mail.log does "
-        "(the transcript shows its new lines).",
+        f"({TRANSCRIPT} shows its new lines).",
     ),
 )
 

@@ -437,6 +437,12 @@ class Master:
             await self.open_listeners(wanted, fatal=False)
         except Exception as exc:  # keep serving with whatever is still open
             self.log.error("master", f"Reloading configuration failed: {type(exc).__name__}: {exc}")
+            return
+        if self.pid_file is not None:
+            # The pid file's time says when the running configuration was read: the checkers
+            # compare it with the files' to tell a learner who forgot to reload.
+            with contextlib.suppress(OSError):
+                os.utime(self.pid_file)
 
     # --- run
 

@@ -30,7 +30,7 @@ def test_refusals_name_the_setting_that_decides() -> None:
         "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
     )
     assert "auth_mechanisms" in refusal("NO [ALERT] Unsupported authentication mechanism.")
-    assert "Fatal line" in refusal("-ERR [SYS/TEMP] Auth process broken")
+    assert "Fatal or Error lines" in refusal("-ERR [SYS/TEMP] Auth process broken")
     assert "/var/log/mail.log does" in refusal("NO [AUTHENTICATIONFAILED] Authentication failed.")
     assert refusal("NO something else") == ""
     assert "non-secure connection in the clear" in accepted(True, "plain")
