@@ -19,7 +19,7 @@ from pathlib import Path
 from labsim.checks.result import CheckResult
 from labsim.grading.progress import ProgressError, ProgressStore, ScenarioProgress
 from labsim.grading.score import Grade
-from labsim.lab.model import Lab, LabError
+from labsim.lab.model import ExecResult, Lab, LabError
 from labsim.scenario.model import Hint, Scenario
 from labsim.study.errors import ChecksUnavailable, ServiceError, UnknownTask
 from labsim.study.follow import LogFollower, ThreadFollower
@@ -240,11 +240,14 @@ class StudySession:
 
     def reset(self, scenario: Scenario) -> Path | None:
         """Back to the fresh lab (started again); returns where edited /etc files were saved."""
+        return self.reset_and_start(scenario)[0]
+
+    def reset_and_start(self, scenario: Scenario) -> tuple[Path | None, ExecResult | None]:
+        """reset(), and what starting the fresh lab's services said (None: it has none)."""
         lab = self.lab(scenario)
         backup = lab.reset(confirm=True)
-        if lab.spec.services:
-            lab.start()
-        return backup
+        started = lab.start() if lab.spec.services else None
+        return backup, started
 
     def stop(self, scenario: Scenario) -> None:
         self.lab(scenario).stop()

@@ -131,3 +131,14 @@ def test_a_lab_whose_daemon_is_switched_off_starts_and_keeps_its_ports(labsim: L
     pop3 = [line for line in first.out.splitlines() if line.startswith("mail server ports:")]
     assert pop3 and pop3 == [line for line in again.out.splitlines() if line.startswith("mail server ports:")]
     labsim.destroy_labs()
+
+
+def test_reset_of_a_lab_that_starts_broken_says_so(labsim: Labsim) -> None:
+    broken = {"LABSIM_SCENARIOS": str(EXAMPLE.parent / "dovecot-broken-typo")}
+    assert labsim("--backend", "local", "start", "dovecot-broken-typo", "-q", env=broken).code == 1
+    reset = labsim("reset", "dovecot-broken-typo", "--yes", env=broken)
+    assert reset.code == 0, reset.err
+    assert "started again" not in reset.out
+    assert "its mail server did not start (see above)" in reset.out
+    assert "doveconf: Fatal: Error in configuration file" in reset.out
+    labsim.destroy_labs()
