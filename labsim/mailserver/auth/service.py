@@ -19,6 +19,8 @@ broken`. Every call here then returns that failure too.
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import Callable
 
 from labsim.mailserver.auth import passdb as passdb_mod
@@ -53,6 +55,12 @@ USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 BROKEN_MESSAGE = "Auth process broken"
 FAILED_MESSAGE = "Authentication failed."
 TEMPFAIL_MESSAGE = "Temporary authentication failure."
+
+
+def tempfail_message() -> str:
+    """What the login process tells a client on a temporary failure: Dovecot adds its host name
+    and the time, so that an admin can find the matching log lines."""
+    return f"{TEMPFAIL_MESSAGE} [{socket.gethostname()}:{time.strftime('%Y-%m-%d %H:%M:%S')}]"
 
 
 def _broken() -> AuthResult:
@@ -375,13 +383,13 @@ class AuthService:
         if name is None or ans.result != R.OK:
             msg = ans.client_message or FAILED_MESSAGE
             if ans.result == R.INTERNAL_FAILURE:
-                return AuthResult(ok=False, user=name or "", client_message=TEMPFAIL_MESSAGE,
+                return AuthResult(ok=False, user=name or "", client_message=tempfail_message(),
                                   temp_fail=True, imap_code="UNAVAILABLE")  # fmt: skip
             return AuthResult(ok=False, user=name or "", client_message=msg)
         found = self.userdb_lookup(name, request, ans.userdb_fields)
         if not found.found:
             if found.failed:
-                return AuthResult(ok=False, user=name, client_message=TEMPFAIL_MESSAGE,
+                return AuthResult(ok=False, user=name, client_message=tempfail_message(),
                                   temp_fail=True, imap_code="UNAVAILABLE")  # fmt: skip
             return AuthResult(ok=False, user=name, client_message=FAILED_MESSAGE)
         info = self.userinfo(name, found.fields)
@@ -396,7 +404,7 @@ class AuthService:
         except Exception as exc:  # the client must get an answer, never a dropped session
             self.log.error("auth", f"Internal error during authentication: {type(exc).__name__}: {exc}")
             return AuthResult(
-                ok=False, client_message=TEMPFAIL_MESSAGE, temp_fail=True, imap_code="UNAVAILABLE"
+                ok=False, client_message=tempfail_message(), temp_fail=True, imap_code="UNAVAILABLE"
             )
 
     async def _delay_failure(self, result: AuthResult, request: AuthRequest | None = None) -> AuthResult:
