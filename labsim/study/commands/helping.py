@@ -30,7 +30,10 @@ def cmd_hint(args: argparse.Namespace) -> int:
         return EXIT_OK
     task = scen.task(task_id)
     title = task.title if task is not None and task.title else task_id
-    cost = f" (costs {shown.cost:g} point{'s' if shown.cost != 1 else ''})" if shown.cost else ""
+    # Said either way: a learner weighing whether to take a hint wants to know.
+    cost = " (costs no points)"
+    if shown.cost:
+        cost = f" (costs {shown.cost:g} point{'s' if shown.cost != 1 else ''})"
     print(f"hint {shown.index + 1} of {shown.total} for task {task_id}: {title}{cost}")
     print()
     print(shown.hint.text.rstrip())
