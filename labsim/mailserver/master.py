@@ -94,6 +94,10 @@ def _serve_for(protocol: str) -> Serve | None:
     return None
 
 
+class _Unresolvable(Exception):
+    """A listen address that is no IP and no name the resolver knows: Dovecot stops at once."""
+
+
 def _bind_address(address: str, sandboxed: bool) -> str:
     """The host address for a `listen` entry.
 
@@ -225,7 +229,7 @@ class Master:
         try:
             infos = socket.getaddrinfo(host, key.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         except socket.gaierror as exc:
-            raise OSError(errno.EADDRNOTAVAIL, str(exc)) from exc
+            raise _Unresolvable(exc.strerror or str(exc)) from exc
         family, _, _, _, sockaddr = infos[0]
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
@@ -238,12 +242,20 @@ class Master:
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(sockaddr)
-            sock.listen(100)
-            sock.setblocking(False)
         except OSError as exc:
             sock.close()
             if family == socket.AF_INET6 and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
                 return None  # no IPv6 on this host: Dovecot carries on without it
+            if exc.errno != errno.EADDRINUSE:  # Dovecot's net_listen() says so, except for "in use"
+                self.log.error(
+                    "master", f"bind({key.address}, {key.port}) failed: {os.strerror(exc.errno or 0)}"
+                )
+            raise
+        try:
+            sock.listen(100)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
             raise
         return sock
 
@@ -265,6 +277,11 @@ class Master:
                 continue
             try:
                 sock = self._open_socket(key)
+            except _Unresolvable as exc:
+                self.log.fatal(
+                    "master", f"service({key.protocol}-login) Can't resolve address {key.address}: {exc}"
+                )
+                raise StartupFatal() from exc
             except OSError as exc:
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
                 self.log.error(
