@@ -130,9 +130,15 @@ def free_port_base(ports: tuple[int, ...] = WELL_KNOWN_PORTS) -> int:
     """A base N with N+P free on 127.0.0.1 for every P (worker-aware, randomised)."""
     import random
 
+    from labsim.lab import port_claims
+
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(200):
         base = rng.randrange(20000, 60000, 1000)
+        # A local lab whose server is down holds its base by a claim, not a socket: leave it alone.
+        holder = port_claims.owner(base)
+        if holder is not None and Path(holder).is_dir():
+            continue
         if all(port_free(base + p) for p in ports):
             return base
     raise RuntimeError("no free port base found")
