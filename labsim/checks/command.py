@@ -12,6 +12,8 @@ from labsim.checks.session import DEFAULT_TIMEOUT
 from labsim.lab.model import Lab
 from labsim.scenario.model import CheckSpec
 
+DOES_NOT_SHOW = "its output does not show that"
+
 
 def command(lab: Lab, spec: CheckSpec) -> CheckResult:
     shell = p_opt(spec, "shell")
@@ -38,14 +40,26 @@ def command(lab: Lab, spec: CheckSpec) -> CheckResult:
         try:
             if not re.search(pattern, out, re.MULTILINE):
                 # A scenario that says in words what the output shows is spared the raw pattern.
-                problems.append(
-                    "its output does not show that" if shows else f"its output should match /{pattern}/"
-                )
+                problems.append(DOES_NOT_SHOW if shows else f"its output should match /{pattern}/")
         except re.error as exc:
             problems.append(f"the check's pattern is broken: {exc}")
     last = (out.strip().splitlines()[-1:] or [""])[0].strip()
     # A problem that quotes the unwanted line (or the last line itself) has said what the last line says.
     quoted = any(w in last for w in lacks if w in out) or any(last and said(last, 300) in p for p in problems)
+    if shows and not any(p.startswith(("it did not finish", "the check's pattern")) for p in problems):
+        # The scenario says in words what the output must show (a script's own last line says what
+        # is missing): exit codes and patterns are the check's internals, not the learner's.
+        told = [p for p in problems if not p.startswith("it should exit with") and p != DOES_NOT_SHOW]
+        quoted = any(last and said(last, 300) in p for p in told)
+        detail = f"Expected {shows.rstrip('.')}."
+        if not quoted:
+            detail += f" Seen: it printed {said(last, 300)}." if last else " Seen: it printed nothing."
+        if told:
+            detail += " Problem: " + "; ".join(told) + "."
+        if problems:
+            why = authtest_failed(out) or dump_shows(shown)
+            detail += f" {why}" if why else ""
+        return verdict(spec, not problems, detail, transcript)
     seen = f"exit status {result.code}"
     if not quoted:
         seen += f", last line {said(last)}" if last else ", no output"
