@@ -68,6 +68,22 @@ CONFIGS = {
     ),
     "comments": "login_greeting = a#b\nmail_location = x #y\nauth_realms = hi \\\n  there\n",
     "v1_protocols": "protocols = imap imaps pop3 pop3s\n",
+    # 1.x names alone: the plain protocol is added and its non-SSL listener closed (port 0).
+    "v1_pop3s_only": "protocols = imap pop3s\n",
+    "v1_imaps_only": "protocols = imaps\n",
+    "v1_both_ssl_only": "protocols = imaps pop3s\n",
+    "v1_pop3s_first": "protocols =  pop3s   lmtp  \n",
+    "v1_imaps_twice": "protocols = imaps imaps\n",
+    "v1_imaps_quoted": 'protocols = "imaps"\n',
+    "v1_imaps_later_port": "protocols = imaps\nservice imap-login {\n  inet_listener imap {\n"
+    "    port = 143\n  }\n}\n",
+    "v1_imaps_earlier_port": "service imap-login {\n  inet_listener imap {\n    port = 1143\n  }\n}\n"
+    "protocols = imaps\n",
+    "v1_imaps_per_line": "protocols = imaps\nprotocols = pop3s\n",
+    "v1_imaps_managesieve": "protocols = imaps managesieve\n",
+    "v1_imaps_none": "protocols = imaps none\n",
+    "v1_pop3s_ref": "protocols = imap\nprotocols = $protocols pop3s\n",
+    "v1_imaps_in_filter": "protocol imap {\n  protocols = imaps\n}\n",
     "v1_ssl": "ssl_cert_file = /etc/ssl/certs/dovecot.pem\nssl_key_file = /etc/ssl/private/dovecot.pem\n"
     "ssl_disable = yes\n",
     "v1_auth": (
@@ -202,7 +218,11 @@ def test_lookups_match_real(args: tuple[str, ...], tmp_path: Path, monkeypatch: 
 
 
 @pytest.mark.parametrize(
-    "name", ["plain", "services", "sections", "v1_auth", "filters", "hidden", "study_guide_v1", "lab_23"]
+    "name",
+    [
+        *("plain", "services", "sections", "v1_auth", "filters", "hidden", "study_guide_v1", "lab_23"),
+        "v1_pop3s_only",
+    ],
 )
 def test_dash_a_matches_real(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "dovecot.conf"

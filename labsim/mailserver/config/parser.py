@@ -470,19 +470,7 @@ class Parser:
             return True  # doveconf drops an empty one without a word
         protocol = frame.section.name if frame.kind == "protocol" else ""
         if key == "protocols":
-            kept: list[str] = []
-            for word in value.split():
-                if word in ("imaps", "pop3s"):
-                    self._obsolete(shown, lineno, f"'{word}' protocol is no longer necessary, remove it")
-                elif word == "managesieve":
-                    self._obsolete(shown, lineno, "protocols=managesieve has been renamed to protocols=sieve")
-                    kept.append("sieve")
-                else:
-                    kept.append(word)
-            if kept != value.split():
-                self._set_top(frame, key, " ".join(kept), quoted, shown, lineno, lab_path)
-                return True
-            return False
+            return self._convert_protocols(frame, value, quoted, shown, lineno, lab_path)
         if key == "ssl_disable":
             self._obsolete(shown, lineno, "ssl_disable has been renamed to ssl")
             # yes/no flip; anything else goes to `ssl` as written and fails there.
@@ -528,6 +516,43 @@ class Parser:
             # An empty listen inside a filter is dropped without a word.
             return self._convert_listen(frame, value, quoted, shown, lineno, lab_path) if value else True
         return False
+
+    def _convert_protocols(
+        self, frame: _Frame, value: str, quoted: bool, shown: str, lineno: int, lab_path: str
+    ) -> bool:
+        """1.x `protocols` names as doveconf 2.3 rewrites them.
+
+        `imaps`/`pop3s` next to their plain protocol are dropped; alone, the plain one is added at
+        the end and its non-SSL listener closed (port 0) where the setting stands, so the server
+        still offers only the SSL port, as the 1.x line meant."""
+        words = value.split()
+        kept: list[str] = []
+        for word in words:
+            if word in ("imaps", "pop3s"):
+                continue
+            if word == "managesieve":
+                self._obsolete(shown, lineno, "protocols=managesieve has been renamed to protocols=sieve")
+                word = "sieve"
+            kept.append(word)
+        for proto in ("imap", "pop3"):
+            if f"{proto}s" not in words:
+                continue
+            if proto in words:
+                self._obsolete(shown, lineno, f"'{proto}s' protocol is no longer necessary, remove it")
+                continue
+            self._obsolete(
+                shown,
+                lineno,
+                f"'{proto}s' protocol can no longer be specified (use protocols={proto}). to disable "
+                f"non-ssl {proto}, use service {proto}-login {{ inet_listener {proto} {{ port=0 }} }}",
+            )
+            kept.append(proto)
+            listener = self._listener_address(frame.section, proto, proto, None, shown, lineno)
+            listener.settings["port"] = Setting("port", "0", shown, lineno)
+        if kept == words:
+            return False
+        self._set_top(frame, "protocols", " ".join(kept), quoted, shown, lineno, lab_path)
+        return True
 
     def _convert_listen(
         self, frame: _Frame, value: str, quoted: bool, shown: str, lineno: int, lab_path: str

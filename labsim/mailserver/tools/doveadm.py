@@ -1,4 +1,4 @@
-"""doveadm for the lab: pw, auth test, user, reload, stop.
+"""doveadm for the lab: pw, auth test|login|lookup|cache flush, user, mailbox list|status, reload, stop.
 
 Output, messages and exit codes follow Dovecot 2.3's doveadm (EX_NOPERM 77
 for a failed `auth test`, EX_NOUSER 67 for an unknown user, EX_TEMPFAIL 75
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labsim.mailserver.auth.model import AuthRequest
-from labsim.mailserver.auth.request import PassdbResult
+from labsim.mailserver.auth.passdb import Passdb
+from labsim.mailserver.auth.request import PassdbAnswer, PassdbResult
 from labsim.mailserver.auth.schemes import SCHEMES, UnknownScheme, hash_password, parse_scheme, split_stored
 from labsim.mailserver.auth.schemes import verify_password_detail as _verify
 from labsim.mailserver.auth.service import AuthService
@@ -33,6 +34,7 @@ EX_NOPERM = 77
 EX_CONFIG = 89
 
 DEFAULT_CONFIG = "/etc/dovecot/dovecot.conf"
+STOP_WAIT = 5.0  # seconds `doveadm stop` waits for the master to exit
 
 # doveadm prints the blank second line and the padded command names as is.
 _USAGE_LINES = [
@@ -41,6 +43,7 @@ _USAGE_LINES = [
     "  auth         cache|login|lookup|test",
     "  config       [doveconf parameters]",
     "  help         [<cmd>]",
+    "  mailbox      list|status",
     "  pw           [-l] [-p plaintext] [-r rounds] [-s scheme] [-t hash] [-u user] [-V]",
     "  reload       ",
     "  stop         ",
@@ -49,6 +52,19 @@ _USAGE_LINES = [
 ]
 USAGE = "\n".join(_USAGE_LINES) + "\n"
 USER_USAGE = "doveadm user " + _USAGE_LINES[-1].split(None, 1)[1] + "\n"
+AUTH_USAGE = (
+    "usage: doveadm [-Dv] [-f <formatter>] auth <command> [<args>]\n"
+    "  cache        flush\n"
+    "  login        [-a <auth-login socket path>] [-m <auth-master socket path>] [-x <auth info>] "
+    "[-M <master user>] <user> [<password>]\n"
+    "  lookup       [-a <userdb socket path>] [-x <auth info>] [-f field] <user> [<user> [...]]\n"
+    "  test         [-a <auth socket path>] [-x <auth info>] [-M <master user>] <user> [<password>]\n"
+)
+AUTH_LOOKUP_USAGE = (
+    "doveadm auth lookup [-a <userdb socket path>] [-x <auth info>] [-f field] <user> [<user> [...]]\n"
+)
+# The auth process's reason when no passdb can hand out credentials (PAM, checkpassword).
+NO_CREDENTIALS = "Configured passdbs don't support credentials lookups"
 AUTH_TEST_USAGE = (
     "doveadm auth test [-a <auth socket path>] [-A <sasl mech>] [-x <auth info>] "
     "[-M <master user>] <user> [<password>]\n"
@@ -82,13 +98,18 @@ class Context:
             return self._settings
         from labsim.mailserver.config import dovecot
 
+        warnings: list[str] = []
         try:
-            self._settings = dovecot.load(self.root, self.config_path).settings()
+            self._settings = dovecot.load(self.root, self.config_path, warnings=warnings).settings()
         except ConfigError as exc:
             raise _Fail(EX_CONFIG, exc.fatal_line("doveconf")) from exc
         except NotImplementedError:
             # The loader is not there yet: Dovecot's built-in defaults.
             self._settings = DovecotSettings()
+        finally:
+            # doveadm reads its settings through doveconf, whose warnings it passes on.
+            for warning in warnings:
+                sys.stderr.write(f"doveconf: Warning: {warning}\n")
         return self._settings
 
     def auth(self) -> AuthService:
@@ -304,40 +325,167 @@ def cmd_user(ctx: Context, args: list[str]) -> int:
     return code
 
 
+def cmd_auth_lookup(ctx: Context, args: list[str]) -> int:
+    """A passdb lookup without authentication, as the auth process answers doveadm's PASS request."""
+    field_only: str | None = None
+    info: list[str] = []
+    users: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a in ("-a", "-x", "-f"):
+            value = next(it, None)
+            if value is None:
+                raise _Fail(EX_USAGE, f"lookup: option requires an argument -- '{a[1]}'")
+            if a == "-x":
+                info.append(value)
+            elif a == "-f":
+                field_only = value
+        else:
+            users.append(a)
+    if not users:
+        sys.stderr.write(AUTH_LOOKUP_USAGE)
+        return EX_USAGE
+    service = ctx.auth()
+    if service.broken is not None:
+        raise _fatal("Couldn't connect to auth socket")
+    request = _auth_info(info)
+    code = EX_OK
+    for n, user in enumerate(users):
+        if n:
+            print()
+        result, fields = _passdb_lookup(service, user, request)
+        if result == PassdbResult.OK:
+            if field_only is None:
+                print(f"passdb: {user}")
+                for key, value in fields.items():
+                    print(f"  {key:<10}: {value}")
+            elif field_only in fields:
+                print(fields[field_only])
+        elif result in (PassdbResult.USER_UNKNOWN, PassdbResult.USER_DISABLED, PassdbResult.PASS_EXPIRED):
+            sys.stdout.flush()
+            stream = sys.stdout if field_only is None else sys.stderr
+            stream.write(f"passdb lookup: user {user} doesn't exist\n")
+            stream.flush()
+            code = EX_NOUSER
+        else:
+            sys.stdout.flush()
+            if result == PassdbResult.SCHEME_NOT_AVAILABLE:
+                sys.stderr.write(f"Error: passdb lookup failed for {user}: {NO_CREDENTIALS}\n")
+            else:
+                sys.stderr.write(f"Error: auth-master: passdb lookup({user}): Auth PASS lookup failed\n")
+                sys.stderr.write(f"Error: passdb lookup failed for {user}\n")
+            code = EX_TEMPFAIL
+    return code
+
+
+def _passdb_lookup(
+    service: AuthService, user: str, request: AuthRequest
+) -> tuple[PassdbResult, dict[str, str]]:
+    """(result, the reply's fields: user= and the passdb's extra fields)."""
+    name, _problem = service.translate_user(user)
+    if name is None:
+        return PassdbResult.USER_UNKNOWN, {}
+    lookup = service._lookup(name, request)
+    lookup.original_user = user
+
+    def run(db: Passdb) -> PassdbAnswer:
+        if not db.credentials_lookup:
+            return PassdbAnswer(PassdbResult.SCHEME_NOT_AVAILABLE)
+        return db.lookup_credentials(lookup)
+
+    ans = service._chain(lookup, run)
+    return ans.result, {"user": name, **ans.extra}
+
+
+def cmd_auth_cache(ctx: Context, args: list[str]) -> int:
+    if not args or args[0] != "flush":
+        sys.stderr.write(AUTH_USAGE)
+        return EX_USAGE
+    # The lab's auth keeps no cache (auth_cache_size = 0): nothing to flush, as the real one says.
+    if _master_pid(ctx) is None:
+        socket_path = f"{_base_dir(ctx)}/auth-master"
+        problem = f"connect({socket_path}) failed: No such file or directory"
+        sys.stderr.write(f"Error: auth-master: auth cache flush: {problem}\n")
+    print("0 cache entries flushed")
+    return EX_OK
+
+
 def cmd_auth(ctx: Context, args: list[str]) -> int:
-    if not args:
-        return _usage()
-    sub, rest = args[0], args[1:]
+    sub, rest = (args[0], args[1:]) if args else ("", [])
     if sub in ("test", "login"):
         return cmd_auth_test(ctx, rest)
-    return _usage()
+    if sub == "lookup":
+        return cmd_auth_lookup(ctx, rest)
+    if sub == "cache":
+        return cmd_auth_cache(ctx, rest)
+    sys.stderr.write(AUTH_USAGE)
+    return EX_USAGE
 
 
 # --- reload / stop --------------------------------------------------------------------------
 
 
-def _signal_master(ctx: Context, sig: signal.Signals) -> int:
-    base = ctx.settings().base_dir.rstrip("/") or "/var/run/dovecot"
-    pid_path = f"{base}/master.pid"
+def _base_dir(ctx: Context) -> str:
+    return ctx.settings().base_dir.rstrip("/") or "/run/dovecot"
+
+
+def _master_pid(ctx: Context) -> int | None:
     try:
-        text = ctx.root.path(pid_path).read_text().strip()
-        pid = int(text)
+        pid = int(ctx.root.path(f"{_base_dir(ctx)}/master.pid").read_text().strip())
         os.kill(pid, 0)
-    except (OSError, ValueError) as exc:
-        raise _fatal(f"Dovecot is not running (read from {pid_path})") from exc
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _signal_master(ctx: Context, sig: signal.Signals) -> int:
+    pid = _master_pid(ctx)
+    if pid is None:
+        raise _fatal(f"Dovecot is not running (read from {_base_dir(ctx)}/master.pid)")
     try:
         os.kill(pid, sig)
     except OSError as exc:
         raise _fatal(f"kill({pid}, {int(sig)}) failed: {exc.strerror}") from exc
+    if sig == signal.SIGTERM:
+        # Like doveadm stop, return once the master is gone (what runs next may start a new one).
+        from labsim.mailserver.tools.service import _alive
+
+        deadline = time.monotonic() + STOP_WAIT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
     return EX_OK
 
 
+def _no_arguments(command: str, args: list[str]) -> None:
+    """A command without options or arguments, checked as doveadm's getopt_long does (it permutes)."""
+    words: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            words += args[i + 1 :]
+            break
+        if a.startswith("--"):
+            raise _Fail(EX_USAGE, f"{command}: unrecognized option '{a}'")
+        if a.startswith("-") and len(a) > 1:
+            raise _Fail(EX_USAGE, f"{command}: invalid option -- '{a[1]}'")
+        words.append(a)
+    if words:
+        raise _Fail(EX_USAGE, f"Error: Extraneous arguments found: {' '.join(words)}")
+
+
 def cmd_reload(ctx: Context, args: list[str]) -> int:
+    _no_arguments("reload", args)
     return _signal_master(ctx, signal.SIGHUP)
 
 
 def cmd_stop(ctx: Context, args: list[str]) -> int:
+    _no_arguments("stop", args)
     return _signal_master(ctx, signal.SIGTERM)
+
+
+def cmd_mailbox(ctx: Context, args: list[str]) -> int:
+    from labsim.mailserver.tools import doveadm_mailbox
+
+    return doveadm_mailbox.run(ctx, args)
 
 
 COMMANDS: dict[str, Callable[[Context, list[str]], int]] = {
@@ -346,6 +494,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], int]] = {
     "user": cmd_user,
     "reload": cmd_reload,
     "stop": cmd_stop,
+    "mailbox": cmd_mailbox,
 }
 
 

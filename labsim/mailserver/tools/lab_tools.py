@@ -18,6 +18,8 @@ LAB_TOOLS: dict[str, str] = {
     "systemctl": "labsim.mailserver.tools.service:systemctl_main",
     "doveconf": "labsim.mailserver.tools.doveconf:main",
     "doveadm": "labsim.mailserver.tools.doveadm:main",
+    "dovecot": "labsim.mailserver.tools.dovecot:main",
+    "journalctl": "labsim.mailserver.tools.journalctl:main",
     "labsim-mailserver": "labsim.mailserver.cli:main",
     "authtest": "labsim.mailserver.tools.authtest:main",
     "authenumerate": "labsim.mailserver.tools.authenumerate:main",
@@ -43,6 +45,7 @@ SBIN_TOOLS = frozenset(
         "mkimapdcert",
         "mkpop3dcert",
         "sendmail",
+        "dovecot",
     }
 )
 

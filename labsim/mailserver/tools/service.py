@@ -563,6 +563,8 @@ def systemctl_main(argv: list[str] | None = None) -> int:
         )
         return 1
     action, names = args[0], args[1:]
+    if action == "daemon-reload":
+        return 0  # unit files never change under the shim: nothing to reload, and systemctl is silent
     if action not in SYSTEMCTL_ACTIONS:
         print(f'Unknown command verb "{action}".', file=sys.stderr)
         return 1
