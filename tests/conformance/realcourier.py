@@ -10,7 +10,8 @@ namespace ends with its last process: nothing is left mounted, nothing on the
 host is changed.
 
 Inside it a small supervisor shell compiles the userdb with the real
-`makeuserdb`, starts `authdaemond` in the foreground, and runs Debian's own
+`makeuserdb`, starts `authdaemond` in the foreground (with authdaemonrc's
+variables exported, as /usr/sbin/authdaemond does), and runs Debian's own
 init scripts (/usr/lib/courier/imapd and pop3d, which build the daemons'
 environment from /etc/courier/imapd, imapd-ssl, pop3d, pop3d-ssl), edited only
 so that couriertcpd is exec'd in the foreground in place of courierlogger's
@@ -157,7 +158,10 @@ for d in {binds}; do
 done
 cd /
 {makeuserdb} > "$W/makeuserdb.log" 2>&1 || {{ cat "$W/makeuserdb.log" >&2; exit 1; }}
-/usr/bin/env -i {authdaemond} > "$W/authdaemond.log" 2>&1 &
+# As /usr/sbin/authdaemond does: authdaemonrc's assignments (DEBUG_LOGIN, ...) are exported,
+# then the daemon runs (in the foreground: courierlogger is left out).
+/usr/bin/env -i /bin/sh -c 'set -a; . /etc/courier/authdaemonrc; exec {authdaemond}' \
+    > "$W/authdaemond.log" 2>&1 &
 A=$!
 echo $A >> "$W/pids"
 n=0

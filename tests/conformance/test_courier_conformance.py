@@ -116,16 +116,21 @@ def unix_files(base: dict[str, str]) -> dict[str, str]:
     return {name: base.get(name, "") + line for name, line in lines.items()}
 
 
-def write_config(etc: Path, home: Path, pem: bytes, switches: Switches) -> None:
-    """etc is /etc/courier, home is /home, on either side."""
-    for name in CONFIG_FILES:
-        (etc / name).write_text(debian_file(name, switches))
+def write_certificates(etc: Path, pem: bytes) -> None:
     # As Debian's postinst leaves them: couriertls runs as courier, so the group must read.
     courier_gid = grp.getgrnam("courier").gr_gid
     for name in ("imapd.pem", "pop3d.pem"):
         (etc / name).write_bytes(pem)
         (etc / name).chmod(0o640)
         os.chown(etc / name, 0, courier_gid)
+
+
+def write_config(etc: Path, home: Path, pem: bytes, switches: Switches, certificates: bool = True) -> None:
+    """etc is /etc/courier, home is /home, on either side."""
+    for name in CONFIG_FILES:
+        (etc / name).write_text(debian_file(name, switches))
+    if certificates:
+        write_certificates(etc, pem)
     (etc / "userdb").write_text(USERDB)
     (etc / "userdb").chmod(0o600)
     for user in ("tester", "popper", UNIX_USER, *SCRIPT_USERS):
@@ -173,6 +178,9 @@ class Peer:
     pop3: int
     authtest: Callable[..., subprocess.CompletedProcess[str]]
     log: Callable[[], list[str]]  # "imapd: LOGIN, user=..." lines, as Debian's mail.log shows them
+    authlog: Callable[[], list[str]]  # "authdaemond: ..." lines
+    etc: Path  # this side's /etc/courier
+    pem: bytes  # the certificate both sides use
 
 
 SEVERITY = re.compile(r"^(DEBUG|INFO|NOTICE|WARN|WARNING|ERR|ERROR|CRIT|ALERT|EMERG): ")
@@ -189,6 +197,13 @@ def real_log(workdir: Path) -> list[str]:
     return out
 
 
+def real_authlog(workdir: Path) -> list[str]:
+    """authdaemond's stderr; courierlogger would send it to syslog as authdaemond."""
+    path = workdir / "authdaemond.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return [f"authdaemond: {SEVERITY.sub('', line)}" for line in text.splitlines()]
+
+
 def ours_log(root: Path) -> list[str]:
     path = root / "var" / "log" / "mail.log"
     text = path.read_text(errors="replace") if path.exists() else ""
@@ -197,7 +212,7 @@ def ours_log(root: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_peers(switches: Switches) -> Iterator[dict[str, Peer]]:
+def running_peers(switches: Switches, certificates: bool = True) -> Iterator[dict[str, Peer]]:
     """The real Courier and labsim-mailserver on the same files, until the block ends."""
     require_real_courier()
     work = Path(tempfile.mkdtemp(prefix="labsim-courier-conf-", dir="/tmp"))
@@ -219,7 +234,7 @@ def running_peers(switches: Switches) -> Iterator[dict[str, Peer]]:
     proc: subprocess.Popen[bytes] | None = None
     try:
         real.prepare()
-        write_config(real.etc, real.home, pem, switches)
+        write_config(real.etc, real.home, pem, switches, certificates)
         for name, text in accounts.items():
             shutil.copy2(f"/etc/{name}", real.workdir / name)  # the host's modes (shadow 0640)
             (real.workdir / name).write_text(text)
@@ -229,7 +244,7 @@ def running_peers(switches: Switches) -> Iterator[dict[str, Peer]]:
         etc = root / "etc" / "courier"
         etc.mkdir(parents=True)
         (root / "var" / "log").mkdir(parents=True)
-        write_config(etc, root / "home", pem, switches)
+        write_config(etc, root / "home", pem, switches, certificates)
         for name, text in lab_accounts.items():
             (root / "etc" / name).write_text(text)
         (root / "etc" / "shadow").chmod(0o600)
@@ -269,9 +284,25 @@ def running_peers(switches: Switches) -> Iterator[dict[str, Peer]]:
 
         yield {
             "real": Peer(
-                "real", real.imap_port, real.pop3_port, real.authtest, lambda: real_log(real.workdir)
+                "real",
+                real.imap_port,
+                real.pop3_port,
+                real.authtest,
+                lambda: real_log(real.workdir),
+                lambda: real_authlog(real.workdir),
+                real.etc,
+                pem,
             ),
-            "ours": Peer("ours", ours_base + 143, ours_base + 110, ours_authtest, lambda: ours_log(root)),
+            "ours": Peer(
+                "ours",
+                ours_base + 143,
+                ours_base + 110,
+                ours_authtest,
+                lambda: ours_log(root),
+                lambda: [line for line in ours_log(root) if line.startswith("authdaemond: ")],
+                etc,
+                pem,
+            ),
         }
     finally:
         if proc is not None:
@@ -835,3 +866,115 @@ def test_tls_required_matches_real_courier(tls_required_peers: dict[str, Peer], 
         dialogue(getattr(tls_required_peers[name], protocol), protocol, lines) for name in ("real", "ours")
     )
     assert ours == real
+
+
+# --- no certificate yet, DEBUG_LOGIN=2 --------------------------------------------------
+# A third pair of servers: no imapd.pem/pop3d.pem when they start (the certificate comes
+# later, while they run) and authdaemond debugging on, passwords included.
+NO_CERT_DEBUG: Switches = {"authdaemonrc": {"DEBUG_LOGIN": "2"}}
+
+
+@pytest.fixture(scope="module")
+def no_cert_debug_peers() -> Iterator[dict[str, Peer]]:
+    with running_peers(NO_CERT_DEBUG, certificates=False) as both:
+        yield both
+
+
+def lines_from(log: list[str], ip: str) -> list[str]:
+    return comparable_log([line for line in log if f"ip=[::ffff:{ip}]" in line])
+
+
+def settled(peers: dict[str, Peer], read: Callable[[Peer], list[str]]) -> tuple[list[str], list[str]]:
+    """Both sides' lines once they agree (a daemon logs as it exits), or after five seconds."""
+    deadline = time.monotonic() + 5
+    while True:
+        real, ours = read(peers["real"]), read(peers["ours"])
+        if (real == ours and real) or time.monotonic() > deadline:
+            return real, ours
+        time.sleep(0.1)
+
+
+def test_no_certificate_is_no_start_up_complaint(no_cert_debug_peers: dict[str, Peer]) -> None:
+    """Real Courier logs nothing about a missing certificate until a client asks for TLS."""
+    for peer in no_cert_debug_peers.values():
+        assert [line for line in peer.log() if "couriertls" in line or ".pem" in line] == [], peer.name
+
+
+def test_starttls_without_then_with_a_certificate(no_cert_debug_peers: dict[str, Peer]) -> None:
+    """STARTTLS/STLS are offered without a certificate and fail only when used; a certificate
+    made while the daemons run counts for the next connection (couriertls reads it each time)."""
+    peers = no_cert_debug_peers
+
+    def talk(protocol: str, lines: list[str], ip: str) -> dict[str, list[str]]:
+        out = {}
+        for name, peer in peers.items():
+            said = dialogue(getattr(peer, protocol), protocol, lines, ip)
+            # The client's own words for a closed connection depend on when it noticed.
+            out[name] = [re.sub(r"^\(TLS handshake failed: .*\)$", "(TLS handshake failed)", s) for s in said]
+        return out
+
+    without = {
+        "imap": talk("imap", ["a CAPABILITY", "b STARTTLS"], "127.0.0.71"),
+        "pop3": talk("pop3", ["CAPA", "STLS"], "127.0.0.72"),
+    }
+    for protocol, said in without.items():
+        assert said["ours"] == said["real"], protocol
+        assert said["real"][-1] == "(TLS handshake failed)", said["real"]
+    real, ours = settled(
+        peers, lambda p: lines_from(p.log(), "127.0.0.71") + lines_from(p.log(), "127.0.0.72")
+    )
+    assert ours == real, "\n".join(difflib.unified_diff(real, ours, "real", "ours", lineterm=""))
+
+    for peer in peers.values():
+        write_certificates(peer.etc, peer.pem)
+    with_cert = {
+        "imap": talk("imap", ["a STARTTLS", "b CAPABILITY", "c LOGOUT"], "127.0.0.73"),
+        "pop3": talk("pop3", ["STLS", "CAPA", "QUIT"], "127.0.0.74"),
+    }
+    for protocol, said in with_cert.items():
+        assert said["ours"] == said["real"], protocol
+        assert "(TLS)" in said["real"], said["real"]
+
+
+# Logins one after another (each failure costs the real daemons five seconds, so they overlap,
+# a little apart so that authdaemond sees them in this order), then authtest.
+DEBUG_LOGINS: list[tuple[str, list[str]]] = [
+    ("imap", ["a LOGIN carol secret", "b LOGOUT"]),  # no such user
+    ("imap", ["a LOGIN tester wrong", "b LOGOUT"]),  # authuserdb, wrong password
+    ("imap", ["a LOGIN tester secret", "b LOGOUT"]),
+    ("imap", ["a LOGIN unixer secret", "b LOGOUT"]),
+    ("pop3", ["USER carol", "PASS x", "QUIT"]),
+    # Last: pam_unix takes two seconds over a wrong password, later requests would overtake it.
+    ("imap", ["a LOGIN unixer wrong", "b LOGOUT"]),  # authpam, wrong password
+]
+DEBUG_AUTHTESTS = [["tester"], ["unixer"], ["carol"], ["unixer", "secret"], ["-s", "imap", "tester", "wrong"]]
+
+
+def debug_lines(lines: list[str]) -> list[str]:
+    """What DEBUG_LOGIN adds, from the first request on. `userdb: opened` depends on which of
+    authdaemond's five processes answers; pam_unix's own lines go to auth.log on Debian."""
+    start = next((n for n, line in enumerate(lines) if line.startswith("authdaemond: received ")), len(lines))
+    return [
+        line
+        for line in lines[start:]
+        if not line.startswith("authdaemond: userdb: opened ") and "pam_unix(" not in line
+    ]
+
+
+def test_debug_login_lines_match_real_authdaemond(no_cert_debug_peers: dict[str, Peer]) -> None:
+    peers = no_cert_debug_peers
+    with ThreadPoolExecutor(max_workers=2 * len(DEBUG_LOGINS)) as pool:
+        futures = []
+        for n, (protocol, lines) in enumerate(DEBUG_LOGINS):
+            for peer in peers.values():
+                port = getattr(peer, protocol)
+                futures.append(pool.submit(dialogue, port, protocol, lines, f"127.0.0.{80 + n}"))
+            time.sleep(0.5)
+        for fut in futures:
+            fut.result()
+    for args in DEBUG_AUTHTESTS:
+        for peer in peers.values():
+            peer.authtest(*args)
+    real, ours = settled(peers, lambda p: debug_lines(p.authlog()))
+    assert "authdaemond: FAIL, all modules rejected" in real
+    assert ours == real, "\n".join(difflib.unified_diff(real, ours, "real", "ours", lineterm=""))

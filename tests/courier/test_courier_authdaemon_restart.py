@@ -162,3 +162,29 @@ def test_the_unit_and_the_logins_read_the_same_record(tmp_path: Path) -> None:
     assert "authdaemond: unable to load module authldap: not installed in this lab" in log
     unit.stop()
     assert not authdaemon.running(root)
+
+
+def test_debug_login_counts_after_the_authdaemon_restarts(labsim_home: Path) -> None:  # noqa: F811
+    """A learner set DEBUG_LOGIN=1, restarted courier-authdaemon and saw only `LOGIN FAILED`."""
+    spec = LabSpec(
+        name="authdaemon-debug",
+        users=[UserSpec("alice", "wonderland")],
+        dovecot_defaults=False,
+        courier_defaults=True,
+        services=["courier-authdaemon", "courier-pop"],
+    )
+    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    try:
+        assert lab.start().ok
+        port = int(lab.env()["LABSIM_PORT_BASE"]) + 110
+        edit = "sed -i 's/^DEBUG_LOGIN=.*/DEBUG_LOGIN=1/' etc/courier/authdaemonrc"
+        assert lab.exec(["sh", "-c", edit]).ok
+        assert lab.exec(["service", "courier-authdaemon", "restart"]).ok
+        assert not pop3_login(port, "carol", "seashell")
+        log = lab.read_file("/var/log/mail.log").decode()
+        said = [line.split(" authdaemond: ", 1)[1] for line in log.splitlines() if " authdaemond: " in line]
+        assert "received auth request, service=pop3, authtype=login" in said, log
+        assert "authpam: username 'carol' not found in password file" in said, log
+        assert "FAIL, all modules rejected" in said, log
+    finally:
+        lab.destroy()

@@ -211,4 +211,6 @@ def test_debug_login_logs_module_progress(lab: LabBuilder, capsys: pytest.Captur
     assert run_authtest(capsys, "alice", "secret")[0] == 0
     log = lab.root.path("/var/log/mail.log").read_text()
     assert "authdaemond: authuserdb: REJECT - try next module" in log
-    assert "authdaemond: authshadow: sysusername=alice, ACCEPTED" in log
+    assert "authdaemond: password matches successfully" in log
+    assert "authdaemond: Authenticated: sysusername=alice, sysuserid=<null>, sysgroupid=1000, " in log
+    assert "clearpasswd=" not in log  # DEBUG_LOGIN=2 only: it names passwords

@@ -55,9 +55,9 @@ def test_several_assignments_on_one_line_and_export() -> None:
 
 def test_unterminated_quote_is_dash_syntax_error() -> None:
     with pytest.raises(CourierConfigError) as exc:
-        parse_shell('A=1\nB="open\n', "/etc/courier/imapd", argv0="/etc/init.d/courier-imap")
+        parse_shell('A=1\nB="open\n', "/etc/courier/imapd", argv0="/usr/sbin/imapd")
     assert str(exc.value) == (
-        "/etc/init.d/courier-imap: 3: /etc/courier/imapd: Syntax error: Unterminated quoted string"
+        "/usr/sbin/imapd: 3: /etc/courier/imapd: Syntax error: Unterminated quoted string"
     )
 
 

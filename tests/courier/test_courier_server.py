@@ -227,10 +227,7 @@ def test_syntax_error_is_logged_with_file_and_line(lab: LabBuilder) -> None:
     run.thread.join(10)
     assert run.code == 1
     log = lab.root.path("/var/log/mail.log").read_text()
-    assert (
-        "courier: /etc/init.d/courier-pop: 3: /etc/courier/pop3d: Syntax error: Unterminated quoted string"
-        in log
-    )
+    assert "courier: /usr/sbin/pop3d: 3: /etc/courier/pop3d: Syntax error: Unterminated quoted string" in log
 
 
 def test_mkimapdcert_refuses_to_overwrite(certs: LabBuilder, capsys: pytest.CaptureFixture[str]) -> None:
@@ -302,10 +299,7 @@ def test_spaces_around_equals_are_logged_once_and_ignored(lab: LabBuilder) -> No
     try:
         log = lab.root.path("/var/log/mail.log").read_text()
         # Both init scripts source imapd: dash names each; the lab logs each once.
-        assert (
-            log.count(f"courier: /etc/init.d/courier-imap: {lines}: /etc/courier/imapd: MAXPERIP: not found")
-            == 1
-        )
+        assert log.count(f"courier: /usr/sbin/imapd: {lines}: /etc/courier/imapd: MAXPERIP: not found") == 1
         assert run.server.running["imapd"].daemon.maxperip == 20
     finally:
         run.stop()

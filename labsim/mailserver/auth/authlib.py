@@ -48,7 +48,7 @@ class AuthInfo:
     passwd: str | None = None
     clearpasswd: str | None = None
     options: str | None = None
-    fullname: str = ""
+    fullname: str | None = ""
 
     def resolved_uid(self, root: LabRoot) -> int:
         if self.uid is not None:
@@ -132,13 +132,31 @@ class Authlib:
         self.down = down  # courier-authdaemon is stopped: nothing answers on its socket
         self.debug = debug
         self._log = log or (lambda msg: None)
+        self._userdb_seen: tuple[int, int, int] | None = None
 
     def log(self, message: str) -> None:
         self._log(message)
 
-    def dprint(self, message: str) -> None:
-        if self.debug:
-            self.log(message)
+    def dprint(self, message: str, level: int = 1) -> None:
+        """authlib's DPRINTF: with DEBUG_LOGIN=1 (2 adds passwords), authdaemond's stderr."""
+        if self.debug >= level:
+            self.log(f"authdaemond: {message}")
+
+    def dprint_authinfo(
+        self, prefix: str, info: AuthInfo, clearpasswd: str | None, passwd: str | None
+    ) -> None:
+        """courier_authdebug_authinfo(): the account a module found, `<null>` for what it has not."""
+
+        def v(value: str | None) -> str:
+            return "<null>" if value is None else value
+
+        uid = "<null>" if info.uid is None else str(info.uid)
+        self.dprint(
+            f"{prefix}sysusername={v(info.sysusername)}, sysuserid={uid}, sysgroupid={info.gid}, "
+            f"homedir={v(info.home)}, address={v(info.address)}, fullname={v(info.fullname)}, "
+            f"maildir={v(info.maildir)}, quota={v(info.quota)}, options={v(info.options)}"
+        )
+        self.dprint(f"{prefix}clearpasswd={v(clearpasswd)}, passwd={v(passwd)}", level=2)
 
     def problems(self) -> list[str]:
         """Lines authdaemond logs at start about authmodulelist."""
@@ -157,14 +175,14 @@ class Authlib:
     def _pre_system(self, module: str, user: str) -> AuthInfo | None:
         pw = getpwnam(self.root, user)
         if pw is None:
-            self.dprint(f"authdaemond: {module}: username '{user}' not found in password file")
+            self.dprint(f"{module}: username '{user}' not found in password file")
             return None
         stored = pw.passwd
         if module != "authpwd":
             sp = getspnam(self.root, user)
             if sp is not None:
                 stored = sp.hash
-        return AuthInfo(
+        info = AuthInfo(
             address=user,
             module=module,
             home=pw.home,
@@ -173,22 +191,47 @@ class Authlib:
             passwd=stored,
             fullname=pw.gecos,
         )
+        # authpam shows the passwd file's field ("x"); the shadow hash comes with the answer.
+        self.dprint_authinfo(f"{module}: ", info, None, pw.passwd if module == "authpam" else stored)
+        return info
+
+    def _userdb_opened(self) -> None:
+        """authuserdb logs opening userdb.dat when it (re)opens it: first use, or a new file."""
+        try:
+            st = self.root.path(USERDB_DAT).stat()
+        except OSError:
+            return
+        seen = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if seen != self._userdb_seen:
+            self._userdb_seen = seen
+            self.dprint(f"userdb: opened {USERDB_DAT}")
 
     def _pre_userdb(self, user: str, service: str, needpass: bool) -> AuthInfo | None:
         users, shadow = load_userdb_dat(self.root)
-        self.dprint(f"authdaemond: userdb: looking up '{user}'")
+        self._userdb_opened()
+        self.dprint(f"userdb: looking up '{user}'")
         fields = users.get(user)
         if fields is None:
+            self.dprint("userdb: entry not found")
             return None
         uid_text, gid_text = fields.get("uid", ""), fields.get("gid", "")
         if not uid_text.isdigit() or not gid_text.isdigit():
             self.log(f"authdaemond: userdb: invalid uid/gid for {user}")
             return None
+        shown = ", ".join(
+            f"{k}={fields.get(k, '<unset>')}"
+            for k in ("home", "uid", "gid", "shell", "mail", "quota", "gecos", "options")
+        )
+        self.dprint(f"userdb: {shown}")
         passwd = None
         if needpass:
             pws = shadow.get(user, {})
-            passwd = pws.get(f"{service}pw") or pws.get("systempw")
-        return AuthInfo(
+            for field in (f"{service}pw", "systempw"):
+                if pws.get(field):
+                    passwd = pws[field]
+                    self.dprint(f"found {field} in userdbshadow")
+                    break
+        info = AuthInfo(
             address=user,
             module="authuserdb",
             home=fields.get("home", ""),
@@ -198,8 +241,10 @@ class Authlib:
             quota=fields.get("quota") or None,
             passwd=passwd,
             options=fields.get("options") or None,
-            fullname=fields.get("gecos", ""),
+            fullname=fields.get("gecos"),
         )
+        self.dprint_authinfo("authuserdb: ", info, None, passwd)
+        return info
 
     def _pre(self, module: str, user: str, service: str, needpass: bool) -> AuthInfo | None:
         if module in ("authpam", "authshadow", "authpwd"):
@@ -210,11 +255,18 @@ class Authlib:
 
     def lookup(self, service: str, user: str) -> AuthInfo | None:
         """The first module that knows `user` (authtest with no password)."""
+        self.dprint(f"received userid lookup request: {user}")
         for module in self.modules:
+            if module not in KNOWN_MODULES:
+                continue
+            self.dprint(f"{module}: trying this module")
             # authtest shows the stored hash of a lookup too (userdbshadow.dat's for authuserdb).
             info = self._pre(module, user, service, needpass=True)
             if info is not None:
+                self.dprint_authinfo("Authenticated: ", info, None, info.passwd)
                 return info
+            self.dprint(f"{module}: REJECT - try next module")
+        self.dprint("FAIL, all modules rejected")
         return None
 
     # -- authentication --------------------------------------------------------------
@@ -224,6 +276,7 @@ class Authlib:
         if info is None:
             return None
         if module == "authpam":
+            self.dprint(f"pam_service={service}, pam_username={user}")
             outcome = pam.authenticate(
                 self.root,
                 service,
@@ -233,31 +286,38 @@ class Authlib:
                 log=lambda level, msg: self.log(f"authdaemond: {msg}"),
             )
             if not outcome.ok:
-                self.dprint(f"authdaemond: authpam: {outcome.call} failed: {outcome.message}")
+                self.dprint(f"{outcome.call} failed, result {outcome.code}")
                 return None
+            self.dprint("dopam successful")
         else:
             if info.passwd is None:
-                self.dprint(f"authdaemond: {module}: no password available for '{user}'")
+                self.dprint(f"{module}: no password available for '{user}'")
                 return None
             if not check_password(password, info.passwd):
-                self.dprint(f"authdaemond: {module}: password mismatch for '{user}'")
+                if self.debug >= 2:
+                    self.dprint(
+                        f"supplied password '{password}' does not match encrypted password '{info.passwd}'", 2
+                    )
+                else:
+                    self.dprint("supplied password does not match encrypted password")
                 return None
+            self.dprint("password matches successfully")
         info.clearpasswd = password
         return info
 
     def authenticate(self, service: str, user: str, password: str, rhost: str = "") -> AuthInfo | None:
         """The first module that accepts `user` with `password`, or None."""
-        self.dprint(f"authdaemond: received auth request, service={service}, authtype=login")
+        self.dprint(f"received auth request, service={service}, authtype=login")
         for module in self.modules:
             if module not in KNOWN_MODULES:
                 continue
-            self.dprint(f"authdaemond: {module}: trying this module")
+            self.dprint(f"{module}: trying this module")
             info = self._try(module, service, user, password, rhost)
             if info is not None:
-                self.dprint(f"authdaemond: {module}: sysusername={user}, ACCEPTED")
+                self.dprint_authinfo("Authenticated: ", info, password, info.passwd)
                 return info
-            self.dprint(f"authdaemond: {module}: REJECT - try next module")
-        self.dprint("authdaemond: FAIL, all modules rejected")
+            self.dprint(f"{module}: REJECT - try next module")
+        self.dprint("FAIL, all modules rejected")
         return None
 
     def enumerate(self) -> list[tuple[str, int, int, str, str]]:

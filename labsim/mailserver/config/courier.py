@@ -25,7 +25,7 @@ _WORD_END = set(" \t\n;&|<>()")
 class CourierConfigError(Exception):
     """A file /bin/sh refuses, in dash's words: the shell (the init script), the line, the file.
 
-    `/etc/init.d/courier-imap: 12: /etc/courier/imapd: Syntax error: Unterminated quoted string`
+    `/usr/sbin/imapd: 12: /etc/courier/imapd: Syntax error: Unterminated quoted string`
     """
 
     def __init__(self, path: str, line: int, message: str, argv0: str = "sh") -> None:
@@ -403,12 +403,14 @@ def parse_ports(text: str, default: int) -> list[tuple[str, int]]:
     return out or ([("", default)] if not text.strip() else [])
 
 
-# The init scripts that source the files: dash names them first in its messages.
+# The scripts that source the files: dash names them ($0) first in its messages. Debian's
+# /etc/init.d/courier-imap runs `$DAEMON start` with DAEMON=/usr/sbin/imapd (a link to
+# /usr/lib/courier/imapd), and that script does `. /etc/courier/imapd`; checked with dash 0.5.12.
 INIT_SCRIPTS = {
-    "imapd": "/etc/init.d/courier-imap",
-    "imapd-ssl": "/etc/init.d/courier-imap-ssl",
-    "pop3d": "/etc/init.d/courier-pop",
-    "pop3d-ssl": "/etc/init.d/courier-pop-ssl",
+    "imapd": "/usr/sbin/imapd",
+    "imapd-ssl": "/usr/sbin/imapd-ssl",
+    "pop3d": "/usr/sbin/pop3d",
+    "pop3d-ssl": "/usr/sbin/pop3d-ssl",
 }
 
 _ORDER = {
@@ -478,7 +480,7 @@ class AuthdaemonSettings:
 
 
 def load_authdaemonrc(root: LabRoot, etc: str = ETC, read_from: str | None = None) -> AuthdaemonSettings:
-    v = source(root, f"{etc}/authdaemonrc", argv0="/etc/init.d/courier-authdaemon", read_from=read_from)
+    v = source(root, f"{etc}/authdaemonrc", argv0="/usr/sbin/authdaemond", read_from=read_from)
     debug = v.get("DEBUG_LOGIN").strip()
     return AuthdaemonSettings(
         modules=v.get("authmodulelist").split(),

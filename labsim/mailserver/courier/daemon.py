@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labsim.mailserver.config.courier import CourierDaemon
+from labsim.mailserver.courier.couriertls import CertificateReader
 
 
 @dataclass
 class CourierContext:
     daemon: CourierDaemon
+    # TLS_CERTFILE, read when a connection needs TLS (None: the daemon does no TLS).
+    tls: CertificateReader | None = None
 
 
 def courier_ip(ip: str) -> str:

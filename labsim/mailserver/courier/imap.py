@@ -544,7 +544,8 @@ class CourierImapSession(ImapSession):
         added: list[str] = []
         if d.vars.get("IMAP_ACL", "1").strip() != "0":
             added += ["ACL", "ACL2=UNION"]
-        starttls = self.ctx.tls_context is not None and not self.conn.tls and not d.ssl and d.starttls
+        # Offered whenever IMAPDSTARTTLS=YES: couriertls looks for the certificate only at STARTTLS.
+        starttls = not self.conn.tls and not d.ssl and d.starttls
         if starttls and not logged_in:
             added.append("STARTTLS")
         if d.tls_required and not self.conn.tls:
@@ -602,12 +603,18 @@ class CourierImapSession(ImapSession):
         return True
 
     async def _starttls(self, cmd: Command) -> bool:
-        if self.ctx.tls_context is None or self.conn.tls:
+        d = self.courier.daemon
+        if self.courier.tls is None or self.conn.tls or d.ssl or not d.starttls:
             await self.line(f"{cmd.tag} BAD Error in IMAP command received by server.")
             return False
+        attempt = self.courier.tls.current()
         await self.line(f"{cmd.tag} OK Begin SSL/TLS negotiation now.")
+        if attempt.context is None:
+            # imapd's couriertls gives up before the handshake and says nothing in the log:
+            # the client sees the connection close, the log only imapd's Disconnected line.
+            raise Disconnect("Connection closed")
         try:
-            await self.conn.start_tls(self.ctx.tls_context)
+            await self.conn.start_tls(attempt.context)
         except ClientGoneShared as exc:
             self.ctx.log.info(self.login_prefix, f"couriertls: accept: {exc or 'handshake failed'}")
             raise Disconnect("") from exc

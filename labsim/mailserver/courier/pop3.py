@@ -98,7 +98,8 @@ class CourierPop3Session(Pop3Session):
 
     def starttls_offered(self) -> bool:
         d = self.courier.daemon
-        return not d.ssl and d.starttls and not self.conn.tls and self.ctx.tls_context is not None
+        # Offered whenever POP3_STARTTLS=YES: couriertls looks for the certificate only at STLS.
+        return not d.ssl and d.starttls and not self.conn.tls and self.courier.tls is not None
 
     async def cmd_capa(self, args: str) -> None:
         lines = ["+OK Here's what I can do:"]
@@ -150,12 +151,16 @@ class CourierPop3Session(Pop3Session):
         await super().cmd_pass(args)
 
     async def cmd_stls(self, args: str) -> None:
-        if not self.starttls_offered() or self.ctx.tls_context is None:
+        if not self.starttls_offered() or self.courier.tls is None:
             await self.send("-ERR Invalid command.")
             return
+        attempt = self.courier.tls.current()
         await self.send("+OK Begin SSL/TLS negotiation now.")
+        if attempt.context is None:
+            # pop3d's couriertls gives up before the handshake, silently: the client is hung up on.
+            raise _Disconnect("")
         try:
-            await self.conn.start_tls(self.ctx.tls_context)
+            await self.conn.start_tls(attempt.context)
         except ClientGone as exc:
             raise _Disconnect(f"couriertls: accept: {exc or 'handshake failed'}") from exc
         self.user = None  # RFC 2595: what was said before TLS is forgotten

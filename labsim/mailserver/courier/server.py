@@ -18,7 +18,6 @@ import importlib
 import os
 import signal
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -44,6 +43,7 @@ from labsim.mailserver.connection import (
     tracked,
 )
 from labsim.mailserver.courier.auth import CourierAuth
+from labsim.mailserver.courier.couriertls import CertificateReader
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.courier.imap import GREETING as IMAP_GREETING
 from labsim.mailserver.courier.imap import serve_courier_imap
@@ -71,35 +71,6 @@ DEFAULT_PIDFILES = {
     "pop3d": "/var/run/courier/pop3d.pid",
     "pop3d-ssl": "/var/run/courier/pop3d-ssl.pid",
 }
-_TLS_VERSIONS = {
-    "SSL3": ssl.TLSVersion.TLSv1,
-    "TLS1": ssl.TLSVersion.TLSv1,
-    "TLSV1": ssl.TLSVersion.TLSv1,
-    "TLSV1.1": ssl.TLSVersion.TLSv1_1,
-    "TLSV1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSV1.3": ssl.TLSVersion.TLSv1_3,
-}
-
-
-def tls_context(root: LabRoot, daemon: CourierDaemon) -> tuple[ssl.SSLContext | None, str | None]:
-    """The server context from TLS_CERTFILE (certificate and key in one PEM), or the error text."""
-    path = daemon.tls_certfile
-    if not path:
-        return None, "TLS_CERTFILE is not set"
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    proto = daemon.tls_protocol.strip().upper().rstrip("+")
-    if proto in _TLS_VERSIONS:
-        with contextlib.suppress(ValueError, ssl.SSLError):
-            ctx.minimum_version = _TLS_VERSIONS[proto]
-    try:
-        ctx.load_cert_chain(str(root.path(path)))
-    except FileNotFoundError:
-        return None, f"{path}: No such file or directory"
-    except PermissionError:
-        return None, f"{path}: Permission denied"
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        return None, f"{path}: {getattr(exc, 'reason', None) or exc}"
-    return ctx, None
 
 
 def settings_for(daemon: CourierDaemon, failure_delay: float) -> DovecotSettings:
@@ -188,25 +159,30 @@ class CourierServer:
                 daemons.append(d)
         return daemons, problems
 
-    def _context(self, d: CourierDaemon, auth: CourierAuth) -> Running:
-        tls, err = tls_context(self.root, d) if (d.ssl or d.starttls) else (None, None)
+    def _context(self, d: CourierDaemon, auth: CourierAuth, old: Running | None) -> Running:
+        # couriertls reads the certificate per connection, so nothing is read (or logged) here;
+        # a reload keeps the reader (and its context) while the file and settings stay the same.
+        tls: CertificateReader | None = None
+        if d.ssl or d.starttls:
+            kept = old.courier.tls if old is not None else None
+            if kept is not None and (kept.certfile, kept.protocol) == (d.tls_certfile, d.tls_protocol):
+                tls = kept
+            else:
+                tls = CertificateReader(self.root, d.tls_certfile, d.tls_protocol)
         ctx = ServerContext(
             protocol=d.protocol,
             settings=settings_for(d, self.failure_delay),
             root=self.root,
             log=self.log,
             auth=auth,
-            tls_context=tls,
+            tls_context=None,  # the sessions ask CourierContext.tls at STARTTLS/STLS
             open_storage=self._opener(d),
             tls_enabled=tls is not None,
             tls_required=d.tls_required,
-            tls_error=err,
             hostname=socket.gethostname(),
             mail_pid=os.getpid(),
         )
-        if err and (d.ssl or d.starttls):
-            self.log.error(d.service, f"couriertls: {err}")
-        return Running(d, ctx, CourierContext(d))
+        return Running(d, ctx, CourierContext(d, tls))
 
     def _opener(self, d: CourierDaemon) -> Callable[[UserInfo], MailStorage]:
         def opener(user: UserInfo) -> MailStorage:
@@ -238,8 +214,8 @@ class CourierServer:
         for d in daemons:
             auth_d = CourierAuth(self.root, auth.settings, self.log, auth.authlib, d.maildirpath)
             auth_d.started = True
-            new = self._context(d, auth_d)
             old = self.running.get(d.service)
+            new = self._context(d, auth_d, old)
             if old is not None:
                 new.servers = old.servers
                 new.ctx.userip_sessions = old.ctx.userip_sessions
@@ -377,12 +353,15 @@ class CourierServer:
         self.per_ip[per_ip] = self.per_ip.get(per_ip, 0) + 1
         try:
             if d.ssl:
-                if run.ctx.tls_context is None:
-                    self.log.error(d.service, f"couriertls: {run.ctx.tls_error}")
+                # couriertcpd starts couriertls for each connection: the certificate as it is now.
+                attempt = run.courier.tls.current() if run.courier.tls is not None else None
+                if attempt is None or attempt.context is None:
+                    for line in attempt.errors if attempt is not None else []:
+                        self.log.error(d.service, f"ip=[{courier_ip(conn.rip)}], {line}")
                     await conn.close()
                     return
                 try:
-                    await conn.start_tls(run.ctx.tls_context)
+                    await conn.start_tls(attempt.context)
                 except ClientGone as exc:
                     self.log.info(d.service, f"couriertls: accept: {exc or 'handshake failed'}")
                     await conn.close()
