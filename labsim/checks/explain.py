@@ -36,6 +36,12 @@ REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 COURIER_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
     (
+        ("tls handshake",),
+        "Courier's couriertls reads the certificate that TLS_CERTFILE names (in /etc/courier/imapd-ssl, "
+        "pop3d-ssl for POP3) at each connection; when the file is missing or unusable it ends the "
+        "handshake at once (mkimapdcert and mkpop3dcert make one).",
+    ),
+    (
         ("authentication failed",),
         "Courier answers a failed AUTH so for a wrong password and for a mechanism authlib does "
         "not have (it takes PLAIN and LOGIN); the LOGIN FAILED line in /var/log/mail.log names the "
@@ -65,8 +71,17 @@ NOTHING_LISTENS = (
     "`service --status-all` and the end of /var/log/mail.log tell which."
 )
 
-# Lines only Courier says: its IMAP greeting, its POP3 greeting, its CAPA's IMPLEMENTATION.
-COURIER_MARKS = ("Courier-IMAP ready", "+OK Hello there.", "IMPLEMENTATION Courier")
+# Lines only Courier says: its IMAP greeting, its POP3 greeting, its CAPA's IMPLEMENTATION, and
+# its programs' names in the mail log (Dovecot's are imap-login, imap(user), ...).
+COURIER_MARKS = (
+    "Courier-IMAP ready",
+    "+OK Hello there.",
+    "IMPLEMENTATION Courier",
+    " imapd: ",
+    " imapd-ssl: ",
+    " pop3d: ",
+    " pop3d-ssl: ",
+)
 
 
 def is_courier(transcript: str) -> bool:

@@ -56,7 +56,9 @@ def login_check(lab: Lab, spec: CheckSpec, protocol: str) -> CheckResult:
                 client.quit()
     except ProbeFailed as exc:
         log = lines_since(lab, offset)
-        detail = f"{expected}, but {exc}.{failure(str(exc), is_courier(d.transcript))}{log_says(log)}"
+        # With STARTTLS openssl reads the greeting itself: the log tells Courier apart then.
+        courier = is_courier(d.transcript + log_section(log))
+        detail = f"{expected}, but {exc}.{failure(str(exc), courier)}{log_says(log)}"
         return verdict(spec, False, detail, d.transcript + log_section(log))
     passed = expected_outcome(expect, outcome)
     if outcome.ok:

@@ -68,6 +68,7 @@ def test_starttls_without_a_certificate_is_said_as_such(courier: Lab) -> None:
     assert not result.passed
     assert "the TLS handshake with IMAP on port 143" in result.message
     assert "the server closed the connection" in result.message
+    assert "couriertls reads the certificate that TLS_CERTFILE names" in result.message
 
 
 def test_missing_certificate_quotes_couriertls_from_the_log(courier: Lab) -> None:
