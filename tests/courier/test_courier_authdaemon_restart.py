@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from labsim.checks.runner import run_check
-from labsim.lab.model import LabSpec, UserSpec
+from labsim.lab.model import Lab, LabSpec, UserSpec
 from labsim.lab.registry import LabRegistry
 from labsim.scenario.model import CheckSpec
 from tests.lab.conftest import labsim_home, new_id, spread_port_bases  # noqa: F401  (fixtures)
@@ -39,15 +39,20 @@ def pop3_login(port: int, user: str, password: str) -> bool:
     return False
 
 
-def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> None:  # noqa: F811
+def courier_lab(name: str, *daemons: str) -> Lab:
+    """A local Courier lab for alice, with courier-authdaemon and `daemons` started by lab.start()."""
     spec = LabSpec(
-        name="authdaemon",
+        name=name,
         users=[UserSpec("alice", "wonderland")],
         dovecot_defaults=False,
         courier_defaults=True,
-        services=["courier-authdaemon", "courier-pop"],
+        services=["courier-authdaemon", *daemons],
     )
-    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    return LabRegistry().create(spec, backend="local", lab_id=new_id())
+
+
+def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> None:  # noqa: F811
+    lab = courier_lab("authdaemon", "courier-pop")
     try:
         assert lab.start().ok
         port = int(lab.env()["LABSIM_PORT_BASE"]) + 110
@@ -87,14 +92,7 @@ def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> 
 def test_with_the_authdaemon_stopped_logins_fail_as_temporary_problems(
     labsim_home: Path,  # noqa: F811
 ) -> None:
-    spec = LabSpec(
-        name="authdaemon-stopped",
-        users=[UserSpec("alice", "wonderland")],
-        dovecot_defaults=False,
-        courier_defaults=True,
-        services=["courier-authdaemon", "courier-imap", "courier-pop"],
-    )
-    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    lab = courier_lab("authdaemon-stopped", "courier-imap", "courier-pop")
     try:
         assert lab.start().ok
         base = int(lab.env()["LABSIM_PORT_BASE"])
@@ -166,14 +164,7 @@ def test_the_unit_and_the_logins_read_the_same_record(tmp_path: Path) -> None:
 
 def test_debug_login_counts_after_the_authdaemon_restarts(labsim_home: Path) -> None:  # noqa: F811
     """A learner set DEBUG_LOGIN=1, restarted courier-authdaemon and saw only `LOGIN FAILED`."""
-    spec = LabSpec(
-        name="authdaemon-debug",
-        users=[UserSpec("alice", "wonderland")],
-        dovecot_defaults=False,
-        courier_defaults=True,
-        services=["courier-authdaemon", "courier-pop"],
-    )
-    lab = LabRegistry().create(spec, backend="local", lab_id=new_id())
+    lab = courier_lab("authdaemon-debug", "courier-pop")
     try:
         assert lab.start().ok
         port = int(lab.env()["LABSIM_PORT_BASE"]) + 110
