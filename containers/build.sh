@@ -11,9 +11,10 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(dirname "$here")
 tag=labsim-lab:latest
-# What the lab needs from Debian; the Dockerfile checks the same list. The base
+# What the lab needs from Debian (iproute2 for `ss`, netcat-openbsd for `nc`: a learner
+# looks at listeners as on a real host); the Dockerfile checks the same list. The base
 # image's tag carries a digest of it, so a changed list bootstraps a new base.
-packages="python3 openssl curl procps passwd less nano vim-tiny ca-certificates"
+packages="python3 openssl curl procps passwd less nano vim-tiny ca-certificates iproute2 netcat-openbsd"
 base_tag=labsim-base:bookworm-$(printf '%s' "$packages" | cksum | cut -d' ' -f1)
 offline=no
 python=${PYTHON:-python3}

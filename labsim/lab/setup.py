@@ -208,6 +208,68 @@ def add_user(fs: LabFS, spec: UserSpec) -> tuple[int, int]:
     return uid, gid
 
 
+class SetupFS:
+    """A LabFS that remembers the directories setup has made, so a later step knows what exists.
+
+    Neither backend can cheaply ask whether a directory exists (a container's is behind a tar
+    stream), and declaring an existing one again would change its mode or owner.
+    """
+
+    def __init__(self, fs: LabFS) -> None:
+        self.fs = fs
+        self.dirs: set[str] = set()
+
+    def read(self, path: str) -> bytes | None:
+        return self.fs.read(path)
+
+    def write(self, path: str, data: bytes, mode: int = 0o644, uid: int = 0, gid: int = 0) -> None:
+        self.fs.write(path, data, mode, uid, gid)
+
+    def mkdir(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
+        self.dirs.add(_norm(path))
+        self.fs.mkdir(path, mode, uid, gid)
+
+
+def _norm(path: str) -> str:
+    return str(PurePosixPath("/") / path.lstrip("/"))
+
+
+def _home_owner(fs: LabFS, path: str) -> tuple[str, int, int] | None:
+    """The home (and its user's uid, gid) that holds path, for the accounts people log in with."""
+    best: tuple[str, int, int] | None = None
+    for entry in _names(_lines(fs, "/etc/passwd")).values():
+        if len(entry) < 7 or not entry[2].isdigit() or not entry[3].isdigit():
+            continue
+        uid, home = int(entry[2]), _norm(entry[5])
+        # System accounts' "homes" (/usr/sbin, /var/mail, /nonexistent) are no one's own tree.
+        if uid < FIRST_UID or uid == 65534 or home == "/":
+            continue
+        if path.startswith(home + "/") and (best is None or len(home) > len(best[0])):
+            best = (home, uid, int(entry[3]))
+    return best
+
+
+def make_parents(fs: LabFS, path: str, mode: int = 0o644) -> None:
+    """The missing directories between a user's home and path, owned by that user.
+
+    What `install -d -o USER` does for an administrator: without it a container makes
+    them root's (a tar without directory entries), and the user cannot create a folder
+    in a directory of their own home. A directory is as open as the file in it asks
+    (0700, plus r-x for the group and others who may read the file).
+    """
+    path = _norm(path)
+    owner = _home_owner(fs, path)
+    if owner is None:
+        return
+    home, uid, gid = owner
+    made = fs.dirs if isinstance(fs, SetupFS) else set()
+    dir_mode = 0o700 | (0o050 if mode & 0o040 else 0) | (0o005 if mode & 0o004 else 0)
+    parents = [str(p) for p in PurePosixPath(path).parents if str(p).startswith(home + "/")]
+    for parent in reversed(parents):
+        if parent not in made:
+            fs.mkdir(parent, dir_mode, uid, gid)
+
+
 def add_file(fs: LabFS, spec: FileSpec) -> None:
     if spec.owner.isdigit():
         uid, gid = int(spec.owner), 0
@@ -217,6 +279,7 @@ def add_file(fs: LabFS, spec: FileSpec) -> None:
         uid, gid, _ = lookup_user(fs, spec.owner)
     if spec.group is not None:
         gid = int(spec.group) if spec.group.isdigit() else lookup_group(fs, spec.group)
+    make_parents(fs, spec.path, spec.mode)
     fs.write(spec.path, spec.content.encode("utf-8"), spec.mode, uid, gid)
 
 
@@ -346,6 +409,7 @@ def seed_mailbox(fs: LabFS, spec: MailboxSpec) -> str:
     messages = [generate_message(spec.user, n, spec.seed) for n in range(1, spec.messages + 1)]
     messages += [custom_message(spec.user, len(messages) + i, m) for i, m in enumerate(spec.custom, 1)]
     if spec.format == "maildir":
+        make_parents(fs, path, 0o600)
         fs.mkdir(path, 0o700, uid, gid)
         for sub in ("tmp", "new", "cur"):
             fs.mkdir(f"{path.rstrip('/')}/{sub}", 0o700, uid, gid)
@@ -366,6 +430,7 @@ def seed_mailbox(fs: LabFS, spec: MailboxSpec) -> str:
     # Folders of an mbox INBOX in the spool live in ~/mail, as with Debian's mail_location.
     folder_dir = f"{home.rstrip('/')}/mail" if in_spool else str(PurePosixPath(path).parent)
     for extra in spec.folders:
+        make_parents(fs, folder_dir, 0o600)
         fs.mkdir(folder_dir, 0o700, uid, gid)
         if fs.read(f"{folder_dir}/{extra}") is None:
             fs.write(f"{folder_dir}/{extra}", b"", 0o600, uid, gid)
@@ -374,6 +439,7 @@ def seed_mailbox(fs: LabFS, spec: MailboxSpec) -> str:
         in_spool = False
     parent = str(PurePosixPath(path).parent)
     if parent not in ("/var/mail", "/var/spool/mail"):
+        make_parents(fs, parent, 0o600)
         fs.mkdir(parent, 0o700, uid, gid)
     body = b"".join(mbox_from_line(m) + mbox_quote(m).rstrip(b"\n") + b"\n\n" for m in messages)
     fs.write(path, body, 0o660 if in_spool else 0o600, uid, MAIL_GID if in_spool else gid)
@@ -461,6 +527,7 @@ def courier_defaults(fs: LabFS) -> None:
 
 def apply_spec(fs: LabFS, spec: LabSpec) -> None:
     """Everything of a spec but its commands, which the backend runs in the lab afterwards."""
+    fs = SetupFS(fs)
     base_system(fs, dovecot_accounts=spec.dovecot_defaults)
     pam_defaults(fs)
     if spec.dovecot_defaults:

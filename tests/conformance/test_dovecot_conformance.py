@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -73,6 +73,53 @@ def seed_maildir(home: Path) -> None:
         (maildir / "new" / f"170000000{i}.M{i}P1.host").write_bytes(msg)
 
 
+def seed_mbox_users(homes: Path) -> None:
+    """carol: `mbox:~/mail` and an empty home (Dovecot makes ~/mail and the INBOX on first use).
+    bob: mbox folders in a ~/mail that is root's, as a container made it from a setup file.
+    dave: his own ~/mail, with a folder directory Sub that is root's."""
+    (homes / "carol").mkdir()
+    (homes / "dave" / "mail" / "Sub").mkdir(parents=True)
+    (homes / "dave" / "mail" / "Sub" / "Old").write_bytes(MBOX_FOLDER)
+    (homes / "bob" / "mail").mkdir(parents=True)
+    (homes / "bob" / "mail" / "Projects").write_bytes(MBOX_FOLDER)
+    (homes / "bob" / "spool").write_bytes(b"")
+
+
+def mbox_users_lines(home_of: Callable[[str], str], uid: int, gid: int) -> str:
+    return (
+        f"carol:{{PLAIN}}secret:{uid}:{gid}::{home_of('carol')}::userdb_mail=mbox:~/mail\n"
+        f"bob:{{PLAIN}}secret:{uid}:{gid}::{home_of('bob')}::userdb_mail=mbox:~/mail:INBOX=~/spool\n"
+        f"dave:{{PLAIN}}secret:{uid}:{gid}::{home_of('dave')}::userdb_mail=mbox:~/mail\n"
+    )
+
+
+def give_mail_dir_to_root(homes: Path) -> None:
+    for d in (homes / "bob" / "mail", homes / "dave" / "mail" / "Sub"):
+        os.chown(d, 0, 0)
+        os.chmod(d, 0o755)
+
+
+MBOX_FOLDER = b"From a@example.com Mon Mar  4 09:15:00 2024\nSubject: plan\n\nthe plan\n\n"
+
+
+# labsim-mailserver, but touching mail as the user the way it does in a container (and Dovecot
+# does): under a lab root other than / it would keep root's rights and write anywhere. Codecs are
+# imported first: this Python may live where the mail user cannot read (a venv under /root).
+OURS_AS_THE_USER = """\
+import asyncio, contextlib, importlib, pkgutil, sys
+import encodings
+for codec in pkgutil.iter_modules(encodings.__path__):
+    with contextlib.suppress(Exception):
+        importlib.import_module("encodings." + codec.name)
+from labsim.mailserver.labroot import LabRoot
+from labsim.mailserver.log import DovecotLog
+from labsim.mailserver.master import Master
+root = LabRoot(sys.argv[1])
+master = Master(root, DovecotLog(root), port_base=int(sys.argv[2]), drop_privileges=True)
+sys.exit(asyncio.run(master.serve(master.load())))
+"""
+
+
 @dataclass
 class Peer:
     name: str
@@ -88,10 +135,15 @@ def peers() -> Iterator[dict[str, Peer]]:
     real_dir = work / "real"
     real_home = real_dir / "home" / "tester"
     seed_maildir(real_home)
+    seed_mbox_users(real_dir / "home")
     uid, gid = give_to_nobody(real_dir / "home")
+    give_mail_dir_to_root(real_dir / "home")
     os.chmod(real_dir, 0o755)
     users = real_dir / "users"
-    users.write_text(f"tester:{{PLAIN}}secret:{uid}:{gid}::{real_home}::\n")
+    users.write_text(
+        f"tester:{{PLAIN}}secret:{uid}:{gid}::{real_home}::\n"
+        + mbox_users_lines(lambda name: str(real_dir / "home" / name), uid, gid)
+    )
     real_base = free_port_block()
     real = RealDovecot(
         real_dir,
@@ -109,8 +161,12 @@ def peers() -> Iterator[dict[str, Peer]]:
     (ours_root / "var" / "run" / "dovecot").mkdir(parents=True)
     (ours_root / "var" / "log").mkdir(parents=True)
     # The same unprivileged owner as the real daemon's mail: both refuse UID 0.
+    seed_mbox_users(ours_root / "home")
     give_to_nobody(ours_root / "home")
-    users_line = f"tester:{{PLAIN}}secret:{uid}:{gid}::/home/tester::\n"
+    give_mail_dir_to_root(ours_root / "home")
+    users_line = f"tester:{{PLAIN}}secret:{uid}:{gid}::/home/tester::\n" + mbox_users_lines(
+        lambda name: f"/home/{name}", uid, gid
+    )
     (ours_root / "etc" / "dovecot" / "users").write_text(users_line)
     (ours_root / "etc" / "dovecot" / "dovecot.conf").write_text(
         COMMON_CONF
@@ -120,7 +176,7 @@ def peers() -> Iterator[dict[str, Peer]]:
     )
     ours_base = free_port_block() if real_base != 31000 else 41000
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labsim.mailserver", "--root", str(ours_root), "--port-base", str(ours_base)],
+        [sys.executable, "-c", OURS_AS_THE_USER, str(ours_root), str(ours_base)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -181,6 +237,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"(CAPABILITY )([^\]]*)", drop_unadvertised, text)
     text = re.sub(r" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.", ".", text)
     text = re.sub(r"(UIDVALIDITY|APPENDUID|COPYUID) \d+", r"\1 <n>", text)
+    text = re.sub(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]", "[<time>]", text)
     return text
 
 
@@ -351,6 +408,47 @@ IMAP_DIALOGUES["mailboxes"] = (
         "y3 RENAME Sub Moved",
         'y4 LSUB "" "*"',
         'y5 LIST "" "*"',
+        "z LOGOUT",
+    ],
+)
+
+# mbox:~/mail on an account that has never read mail: Dovecot makes ~/mail and an empty INBOX.
+IMAP_DIALOGUES["mbox-first-login"] = (
+    "127.0.0.1",
+    ["a LOGIN carol secret", "b SELECT INBOX", 'c LIST "" "*"', "d STATUS INBOX (MESSAGES)", "z LOGOUT"],
+)
+
+# mbox folders in a ~/mail the user cannot write: [NOPERM] where Dovecot refuses for want of
+# permission, an internal error where it cannot even lock the mailbox list (no ~/mail/.imap).
+IMAP_DIALOGUES["mbox-mail-dir-not-writable"] = (
+    "127.0.0.1",
+    [
+        "a LOGIN bob secret",
+        "b SELECT INBOX",
+        "c CREATE Archive",
+        "d SUBSCRIBE Archive",
+        "e SUBSCRIBE Projects",
+        "f UNSUBSCRIBE Projects",
+        "g DELETE Projects",
+        "h RENAME Projects Done",
+        "i STATUS Projects (MESSAGES)",
+        "z LOGOUT",
+    ],
+)
+
+# The user's own ~/mail, with one folder directory that is root's: [NOPERM] inside it only.
+IMAP_DIALOGUES["mbox-folder-dir-not-writable"] = (
+    "127.0.0.1",
+    [
+        "a LOGIN dave secret",
+        "b CREATE Sub/New",
+        "c DELETE Sub/Old",
+        "d RENAME Sub/Old Kept",
+        "e CREATE Archive",
+        "f SUBSCRIBE Archive",
+        "g UNSUBSCRIBE Archive",
+        "h STATUS Sub/Old (MESSAGES)",
+        'i LIST "" "*"',
         "z LOGOUT",
     ],
 )

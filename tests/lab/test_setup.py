@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,20 +155,57 @@ def test_dovecot_defaults_tree(fs: LocalFS) -> None:
     assert "!include conf.d/*.conf" in conf
     assert "!include_try /usr/share/dovecot/protocols.d/*.protocol" in conf
     names = sorted(p.name for p in fs.labroot.path("/etc/dovecot/conf.d").iterdir())
+    # What Debian 12's dovecot-core puts in /etc/dovecot/conf.d (10-metrics.conf stays in
+    # /usr/share/dovecot), plus the imapd and pop3d packages' own files.
     assert names == [
         "10-auth.conf",
+        "10-director.conf",
         "10-logging.conf",
         "10-mail.conf",
         "10-master.conf",
         "10-ssl.conf",
+        "10-tcpwrapper.conf",
+        "15-lda.conf",
+        "15-mailboxes.conf",
         "20-imap.conf",
         "20-pop3.conf",
+        "90-acl.conf",
+        "90-plugin.conf",
+        "90-quota.conf",
+        "auth-checkpassword.conf.ext",
+        "auth-deny.conf.ext",
+        "auth-dict.conf.ext",
+        "auth-master.conf.ext",
+        "auth-passwdfile.conf.ext",
+        "auth-sql.conf.ext",
+        "auth-static.conf.ext",
         "auth-system.conf.ext",
     ]
+    # Every "#!include x.conf.ext" a study guide tells the learner to uncomment has its file.
+    for line in text(fs, "/etc/dovecot/conf.d/10-auth.conf").splitlines():
+        if line.startswith("#!include auth-") and "ldap" not in line:  # ldap comes with dovecot-ldap
+            assert line.split()[-1] in names, line
     assert "mail_location = mbox:~/mail:INBOX=/var/mail/%u" in text(fs, "/etc/dovecot/conf.d/10-mail.conf")
     assert text(fs, "/usr/share/dovecot/protocols.d/imapd.protocol") == "protocols = $protocols imap\n"
     assert mode(fs, "/etc/dovecot/private/dovecot.key") == 0o600
     assert text(fs, "/etc/dovecot/private/dovecot.pem").startswith("-----BEGIN CERTIFICATE-----")
+
+
+def real_doveconf(conf: Path) -> tuple[int, list[str]]:
+    """Debian's doveconf -n on a tree: exit status, and its lines after the version header."""
+    out = subprocess.run(["/usr/bin/doveconf", "-c", str(conf), "-n"], capture_output=True, text=True)
+    return out.returncode, (out.stdout + out.stderr).splitlines()[1:]
+
+
+def our_doveconf(root: Path) -> tuple[int, list[str]]:
+    """Our doveconf -n on the lab's /etc/dovecot/dovecot.conf."""
+    out = subprocess.run(
+        [sys.executable, "-m", "labsim.mailserver.tools.doveconf", "-n"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LABSIM_ROOT": str(root)},
+    )
+    return out.returncode, (out.stdout + out.stderr).splitlines()[1:]
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/doveconf"), reason="Debian's dovecot-core not installed")
@@ -175,16 +213,42 @@ def test_real_doveconf_reads_the_default_tree_like_debians(fs: LocalFS, tmp_path
     dovecot_defaults(fs)
     copy = tmp_path / "copy"
     shutil.copytree(fs.labroot.path("/etc/dovecot"), copy)
-    out = subprocess.run(
-        ["/usr/bin/doveconf", "-c", str(copy / "dovecot.conf"), "-n"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    settings = [ln for ln in out.splitlines() if not ln.startswith("#")]
+    code, ours_by_real = real_doveconf(copy / "dovecot.conf")
+    assert code == 0, ours_by_real
+    settings = [ln for ln in ours_by_real if not ln.startswith("#")]
     assert settings[:2] == ["mail_location = mbox:~/mail:INBOX=/var/mail/%u", "mail_privileged_group = mail"]
     assert 'protocols = " imap pop3"' in settings
     assert "ssl_cert = </etc/dovecot/private/dovecot.pem" in settings
+    # 15-mailboxes.conf: the special-use mailboxes, as on Debian.
+    assert '  mailbox "Sent Messages" {' in settings and "    special_use = \\Junk" in settings
+    # Debian's pristine tree (the package keeps it in /usr/share/dovecot) gives the same settings.
+    if os.path.exists("/usr/share/dovecot/dovecot.conf"):
+        assert real_doveconf(Path("/usr/share/dovecot/dovecot.conf")) == (0, ours_by_real)
+    # And our doveconf reads our tree as the real one does.
+    assert our_doveconf(fs.labroot.root) == (0, ours_by_real)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/doveconf"), reason="Debian's dovecot-core not installed")
+@pytest.mark.parametrize("ext", ["passwdfile", "static", "deny", "master", "checkpassword", "sql", "dict"])
+def test_each_auth_include_reads_alike_in_both_doveconfs(fs: LocalFS, tmp_path: Path, ext: str) -> None:
+    """Uncommenting `#!include auth-X.conf.ext` in 10-auth.conf, as study guides have the learner do
+    (it used to give `Fatal: ... No matches`): both doveconfs accept it and print the same."""
+    dovecot_defaults(fs)
+    auth = fs.labroot.path("/etc/dovecot/conf.d/10-auth.conf")
+    before = auth.read_text()
+    after = before.replace(f"#!include auth-{ext}.conf.ext", f"!include auth-{ext}.conf.ext")
+    if ext == "dict":  # Debian's 10-auth.conf names no auth-dict line: the learner adds one
+        after = before + "!include auth-dict.conf.ext\n"
+    assert after != before
+    auth.write_text(after)
+    copy = tmp_path / "copy"
+    shutil.copytree(fs.labroot.path("/etc/dovecot"), copy)
+    code, real = real_doveconf(copy / "dovecot.conf")
+    assert code == 0, real
+    assert our_doveconf(fs.labroot.root) == (0, real)
+    if ext == "passwdfile":
+        assert "  args = scheme=CRYPT username_format=%u /etc/dovecot/users" in real
+        assert "  driver = passwd-file" in real
 
 
 def test_pam_and_courier_defaults(fs: LocalFS) -> None:

@@ -241,10 +241,30 @@ def test_broken_inbox_is_a_storage_error(
     assert lab.root.path("/var/mail/alice").read_bytes() == b"garbage\n"
 
 
-def test_missing_inbox_is_empty(storage_for: Callable[[str], MailStorage], lab: LabBuilder) -> None:
+def test_missing_inbox_is_made_empty(storage_for: Callable[[str], MailStorage], lab: LabBuilder) -> None:
+    """Dovecot creates a missing INBOX on first use (checked against 2.3.19: the spool file,
+    0600, when it may write the spool)."""
     box = storage_for(LOCATION).open("INBOX")
     assert box.messages == []
-    assert not lab.root.path("/var/mail/alice").exists()
+    made = lab.root.path("/var/mail/alice")
+    assert made.read_bytes() == b""
+    assert made.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_fresh_account_gets_its_mail_dir_and_inbox(
+    storage_for: Callable[[str], MailStorage], lab: LabBuilder
+) -> None:
+    """`mbox:~/mail` without INBOX=: ~/mail and ~/mail/inbox appear, as with real Dovecot (no
+    `file_dotlock_create(.../inbox) failed: No such file or directory`)."""
+    home = lab.root.path("/home/alice")
+    assert not (home / "mail").exists()
+    storage = storage_for("mbox:~/mail")
+    assert storage.status("INBOX").messages == 0
+    assert (home / "mail").stat().st_mode & 0o777 == 0o700
+    assert (home / "mail" / "inbox").read_bytes() == b""
+    box = storage.open("INBOX")
+    box.append(b"Subject: hi\r\n\r\nhello\r\n", internaldate=1600000000.0)
+    assert storage.status("INBOX").messages == 1
 
 
 def test_append_quotes_from_like_dovecot_and_keeps_recent(storage: MboxStorage, spool: Path) -> None:

@@ -150,3 +150,38 @@ def test_var_mail_dotlock_names_mail_privileged_group(open_lab: Path) -> None:
         f"we're not in group {mail_gid}(mail), dir owned by 0:{mail_gid} mode=0775) "
         "(set mail_privileged_group=mail)"
     )
+
+
+def test_an_inbox_that_cannot_be_made_is_an_internal_error(open_lab: Path) -> None:
+    """Not a permission refusal: Dovecot logs `Failed to autocreate mailbox` and answers
+    SELECT with [SERVERBUG] (2.3.19, a spool the user may not write)."""
+    spool = open_lab / "var" / "mail"
+    spool.mkdir(parents=True)
+    os.chmod(open_lab / "var", 0o755)
+    os.chmod(spool, 0o555)
+    msg = run_as_user(open_lab, "mbox:~/mail:INBOX=/var/mail/alice")
+    assert msg.startswith(
+        "StorageError Mailbox INBOX: Failed to autocreate mailbox: Mailbox INBOX: "
+        "open(/var/mail/alice) failed: Permission denied (euid="
+    ), msg
+    assert msg.endswith("missing +w perm: /var/mail, dir owned by 0:0 mode=0555)") or os.geteuid() != 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give ~/mail to root")
+def test_a_mail_dir_that_is_roots_refuses_with_noperm(open_lab: Path) -> None:
+    """~/mail owned by root (a container's setup once made it so): the index directory
+    ~/mail/.imap cannot be made, and Dovecot answers [NOPERM] Permission denied."""
+    mail = open_lab / "home" / "alice" / "mail"
+    mail.mkdir()
+    os.chmod(mail, 0o755)
+    spool = open_lab / "var" / "mail"
+    spool.mkdir(parents=True)
+    os.chmod(open_lab / "var", 0o755)
+    os.chmod(spool, 0o1777)
+    (spool / "alice").write_bytes(b"")
+    os.chown(spool / "alice", NOBODY, NOBODY)
+    msg = run_as_user(open_lab, "mbox:~/mail:INBOX=/var/mail/alice")
+    assert msg == (
+        "MailboxNoPermission mkdir(/home/alice/mail/.imap) failed: Permission denied "
+        "(euid=65534 egid=65534 missing +w perm: /home/alice/mail, dir owned by 0:0 mode=0755)"
+    )

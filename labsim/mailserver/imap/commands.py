@@ -40,8 +40,13 @@ from labsim.mailserver.storage.base import (
     MailStorage,
     MessageInfo,
     StorageError,
+    StoragePermissionError,
     SyncChanges,
 )
+
+# Dovecot's answers when the user may not write where the command must (MAIL_ERROR_PERM).
+NOPERM = "[NOPERM] Permission denied"
+NOPERM_SUBSCRIPTIONS = "[NOPERM] No permission to modify subscriptions"
 
 # Bytes of FETCH responses gathered before one write to the client.
 FETCH_BATCH_BYTES = 1 << 16
@@ -358,6 +363,8 @@ class MailCommands:
             return Reply("NO", "CREATE not supported")
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
+        except StoragePermissionError as exc:
+            return self._refused(exc, NOPERM)
         except StorageError as exc:
             if type(exc).__name__ == "MailboxExists":
                 return Reply("NO", "[ALREADYEXISTS] Mailbox already exists")
@@ -382,7 +389,14 @@ class MailCommands:
             return Reply("NO", f"[NONEXISTENT] {exc}")
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
+        except StoragePermissionError as exc:
+            return self._refused(exc, NOPERM)
         return Reply("OK", "Delete completed")
+
+    def _refused(self, exc: StorageError, answer: str) -> Reply:
+        """[NOPERM] to the client, as Dovecot answers; the reason (which directory, whose) in the log."""
+        self.ctx.log.error(self.prefix, str(exc))
+        return Reply("NO", answer)
 
     async def subscribe(self, cmd: Command) -> Reply:
         args = cmd.args()
@@ -399,6 +413,8 @@ class MailCommands:
             pass
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
+        except StoragePermissionError as exc:
+            return self._refused(exc, NOPERM_SUBSCRIPTIONS)
         return Reply("OK", "Subscribe completed" if on else "Unsubscribe completed")
 
     def _exists(self, name: str) -> bool:
@@ -440,6 +456,8 @@ class MailCommands:
             return Reply("NO", f"[CANNOT] {exc}")
         except MailboxExists:
             return Reply("NO", "[ALREADYEXISTS] Target mailbox already exists")
+        except StoragePermissionError as exc:
+            return self._refused(exc, NOPERM)
         return Reply("OK", "Rename completed")
 
     async def _announce_flags(self, box: Mailbox) -> None:

@@ -39,7 +39,7 @@ from labsim.mailserver.imap.parser import (
     read_command,
     split_command,
 )
-from labsim.mailserver.storage.base import MailStorage, StorageError
+from labsim.mailserver.storage.base import MailboxNoPermission, MailStorage, StorageError
 
 MAX_BAD_PRELOGIN = 3
 MAX_BAD_POSTLOGIN = 20
@@ -488,6 +488,9 @@ class ImapSession:
                 reply = Reply("BAD", f"Error in IMAP command {cmd.name}: {exc.reason}")
             except (ClientGone, Disconnect):
                 raise
+            except MailboxNoPermission as exc:
+                self.ctx.log.error(self.mail_prefix, str(exc))
+                reply = Reply("NO", "[NOPERM] Permission denied")
             except StorageError as exc:
                 self.ctx.log.error(self.mail_prefix, str(exc))
                 reply = Reply("NO", R.serverbug())

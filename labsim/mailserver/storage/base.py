@@ -52,6 +52,11 @@ class StoragePermissionError(StorageError, PermissionError):
     Also a PermissionError, so `except PermissionError` sees it."""
 
 
+class MailboxNoPermission(StoragePermissionError):
+    """The mailbox cannot be opened for want of permission (its index directory cannot be
+    made): Dovecot answers `NO [NOPERM] Permission denied` to whatever command opened it."""
+
+
 class MessageExpunged(StorageError):
     """The message's file is gone: another session expunged it."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from labsim.mailserver.auth import unixdb
 from labsim.mailserver.labroot import LabRoot
-from labsim.mailserver.storage.base import StorageError, StoragePermissionError
+from labsim.mailserver.storage.base import MailboxNoPermission, StorageError, StoragePermissionError
 
 LOCK_STALE_SECS = 120.0  # Dovecot treats a dotlock older than 2 min as stale
 LOCK_WAIT_SECS = 30.0
@@ -118,6 +118,52 @@ def make_dirs(root: LabRoot, host: Path, uid: int, gid: int, mode: int = 0o700) 
         except OSError as exc:
             raise os_error(root, "mkdir", d, exc, creating=True) from exc
         chown_to_user(d, uid, gid)
+
+
+def index_dir(root: LabRoot, base: Path, index: str, index_subdir: str = "") -> Path | None:
+    """Where Dovecot keeps the list's index: INDEX= (None for MEMORY), else the driver's
+    place under the mail root (`.imap` for mbox, the root itself for Maildir)."""
+    if index.upper() == "MEMORY":
+        return None
+    if index:
+        return root.path(index)
+    return base / index_subdir if index_subdir else base
+
+
+def check_index_dir(root: LabRoot, base: Path, index: str, index_subdir: str = "") -> None:
+    """Dovecot opens a mailbox's index before the mailbox, making the index directory when
+    it is missing; when it cannot (a ~/mail that is root's), the command gets [NOPERM]."""
+    where = index_dir(root, base, index, index_subdir)
+    if where is None or where.is_dir() or not where.parent.is_dir():
+        return
+    if not os.access(where.parent, os.W_OK | os.X_OK):
+        denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        raise MailboxNoPermission(str(os_error(root, "mkdir", where, denied, creating=True)))
+
+
+def check_list_lock(root: LabRoot, base: Path, index: str, index_subdir: str = "") -> None:
+    """Dovecot 2.3 locks the mailbox list (`mailboxes.lock` in the list's index directory)
+    before it creates or renames a mailbox. When that lock cannot be made, the command fails
+    with an internal error, not with [NOPERM]: a learner whose ~/mail is root's sees
+    [SERVERBUG] from the real server too, with this line in the log.
+
+    `index` is the location's INDEX= (MEMORY: no index, the lock goes to the mail root);
+    `index_subdir` is where the driver keeps its index under the root by default (`.imap`
+    for mbox, the root itself for Maildir)."""
+    lock_dir = index_dir(root, base, index, index_subdir) or base
+    if not lock_dir.is_dir():
+        # Dovecot makes the index directory first; only its parent has to be writable.
+        parent = lock_dir.parent
+        if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+            denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            raise StorageError(str(os_error(root, "mkdir", lock_dir, denied, creating=True)))
+        return
+    if not os.access(lock_dir, os.W_OK | os.X_OK):
+        lock = root.lab_path(lock_dir / "mailboxes.lock")
+        raise StorageError(
+            f"Couldn't create mailbox list lock {lock}: file_create_locked({lock}) failed: "
+            f"safe_mkstemp({lock}) failed: Permission denied"
+        )
 
 
 def chown_to_user(path: Path, uid: int, gid: int) -> None:

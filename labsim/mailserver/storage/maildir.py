@@ -29,7 +29,14 @@ from labsim.mailserver.storage.base import (
     StorageError,
     SyncChanges,
 )
-from labsim.mailserver.storage.fsutil import atomic_write, chown_to_user, dotlock, make_dirs, os_error
+from labsim.mailserver.storage.fsutil import (
+    atomic_write,
+    check_list_lock,
+    chown_to_user,
+    dotlock,
+    make_dirs,
+    os_error,
+)
 from labsim.mailserver.storage.location import MailLocation
 from labsim.mailserver.storage.mailbox_base import BaseMailbox, expunge_report, lf_to_crlf, vsize_of
 from labsim.mailserver.storage.maildir_files import (
@@ -870,6 +877,7 @@ class MaildirStorage(MailStorage):
         if path.exists() and (not self.fs_layout or self._is_maildir(path)):
             raise MailboxExists("Mailbox already exists")
         make_dirs(self.root, self.base, self.user.uid, self.user.gid)
+        check_list_lock(self.root, self.base, self.location.index)
         make_dirs(self.root, path, self.user.uid, self.user.gid)
         self._ensure_maildir(path, folder=True)
 
@@ -908,6 +916,7 @@ class MaildirStorage(MailStorage):
             make_dirs(self.root, dst.parent, self.user.uid, self.user.gid)
         if not moves:
             raise MailboxNotFound(f"Mailbox doesn't exist: {old}")
+        check_list_lock(self.root, self.base, self.location.index)
         for a, b in moves:
             try:
                 os.rename(a, b)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -32,6 +33,7 @@ from labsim.mailserver.log import DovecotLog
 from labsim.mailserver.storage.base import (
     MailboxExists,
     MailboxInfo,
+    MailboxNoPermission,
     MailboxNotFound,
     MailboxStatus,
     MailStorage,
@@ -44,6 +46,8 @@ from labsim.mailserver.storage.base import (
 from labsim.mailserver.storage.fsutil import (
     LOCK_WAIT_SECS,
     atomic_write,
+    check_index_dir,
+    check_list_lock,
     chown_to_user,
     dotlock,
     make_dirs,
@@ -475,6 +479,8 @@ class MboxStorage(MailStorage):
         path = self.mailbox_path(name)
         if is_inbox(name):
             name = "INBOX"
+            check_index_dir(self.root, self.base, self.location.index, ".imap")
+            self._autocreate_inbox()
         else:
             self._ensure_root()
             try:
@@ -485,7 +491,46 @@ class MboxStorage(MailStorage):
                 raise os_error(self.root, "stat", path, exc) from exc
             if stat.S_ISDIR(st.st_mode):
                 raise StorageError("Mailbox isn't selectable")
+            check_index_dir(self.root, self.base, self.location.index, ".imap")
+            self._check_lockable(name, path)
         return MboxMailbox(self, name, path, readonly)
+
+    def _check_lockable(self, name: str, path: Path) -> None:
+        """A folder's first sync takes its dotlock (`<file>.lock` beside it); where the user
+        cannot make one, Dovecot refuses with [NOPERM]. Only INBOX gets mail_privileged_group."""
+        if os.access(path.parent, os.W_OK | os.X_OK):
+            return
+        denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        err = os_error(self.root, "file_dotlock_create", path, denied, creating=True)
+        raise MailboxNoPermission(f"Mailbox {name}: {err} (not INBOX -> no privileged locking)")
+
+    def _autocreate_inbox(self) -> None:
+        """A missing INBOX is made on first use, empty, as Dovecot does: `mbox:~/mail` on a
+        fresh account gets ~/mail and ~/mail/inbox; a spool INBOX (INBOX=/var/mail/%u) needs
+        write access to the spool, which mail_privileged_group gives."""
+        path = self.inbox_path
+        try:
+            path.stat()
+            return
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise os_error(self.root, "stat", path, exc) from exc
+        try:
+            self._ensure_root()
+            make_dirs(self.root, path.parent, self.user.uid, self.user.gid)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return
+            except OSError as exc:
+                raise os_error(self.root, "open", path, exc, creating=True) from exc
+        except StorageError as exc:
+            # Dovecot's own line, and an internal error to the client (SELECT answers [SERVERBUG])
+            # even when a permission stopped it.
+            raise StorageError(f"Mailbox INBOX: Failed to autocreate mailbox: Mailbox INBOX: {exc}") from exc
+        os.close(fd)
+        chown_to_user(path, self.user.uid, -1)
 
     def status(self, name: str) -> MailboxStatus:
         box = self.open(name, readonly=True)
@@ -511,6 +556,7 @@ class MboxStorage(MailStorage):
             raise MailboxExists("Mailbox already exists")
         path = self.mailbox_path(name)
         self._ensure_root()
+        check_list_lock(self.root, self.base, self.location.index, ".imap")
         p = path.parent
         while p != self.base:
             if p.exists() and not p.is_dir():
@@ -542,6 +588,8 @@ class MboxStorage(MailStorage):
                     path.unlink()
             else:
                 raise MailboxNotFound(f"Mailbox doesn't exist: {name}")
+        except StorageError:
+            raise  # the lock's own error (a PermissionError too), already worded
         except OSError as exc:
             raise os_error(self.root, "unlink", path, exc) from exc
 
@@ -553,6 +601,7 @@ class MboxStorage(MailStorage):
             raise MailboxNotFound(f"Mailbox doesn't exist: {old}")
         if dst.exists() or is_inbox(new):
             raise MailboxExists("Mailbox already exists")
+        check_list_lock(self.root, self.base, self.location.index, ".imap")
         make_dirs(self.root, dst.parent, self.user.uid, self.user.gid)
         try:
             os.rename(src, dst)

@@ -64,6 +64,10 @@ def write_subscriptions(
 def set_subscribed(
     root: LabRoot, path: Path, separator: str, name: str, subscribed: bool, uid: int, gid: int
 ) -> None:
+    # Nothing to change, nothing written (and no lock taken): Dovecot answers OK to UNSUBSCRIBE
+    # of a name not subscribed even where it could not write the file.
+    if (name in read_subscriptions(root, path, separator)) == subscribed:
+        return
     with dotlock(root, path):
         names = read_subscriptions(root, path, separator)
         if subscribed and name not in names:
