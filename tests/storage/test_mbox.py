@@ -96,6 +96,19 @@ def test_examine_leaves_file_alone(storage: MboxStorage, spool: Path) -> None:
     assert spool.read_bytes() == before
 
 
+def test_uidvalidity_of_a_file_never_written_stays_put(
+    storage: MboxStorage, storage_for: Callable[[str], MailStorage], spool: Path
+) -> None:
+    # STATUS and EXAMINE do not write the file; Dovecot keeps the UIDVALIDITY it gave in its
+    # index, so every look, and the write that follows, report the same one.
+    looks = {storage.status("INBOX").uidvalidity for _ in range(3)}
+    looks.add(storage_for(LOCATION).open("INBOX", readonly=True).uidvalidity)
+    assert len(looks) == 1
+    written = storage_for(LOCATION).open("INBOX")
+    assert {written.uidvalidity} == looks
+    assert b"X-IMAPbase: %d " % written.uidvalidity in spool.read_bytes()
+
+
 def test_status_and_xstatus_flags(lab: LabBuilder, storage_for: Callable[[str], MailStorage]) -> None:
     lab.write(
         "/var/mail/alice",

@@ -150,7 +150,7 @@ class MboxMailbox(BaseMailbox):
         if self.readonly:
             msgs = self._load(shared=True)
             pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
-            uv, un, _ = assign_uids(msgs, pseudo)
+            uv, un, _ = assign_uids(msgs, pseudo, self._fresh_uidvalidity())
             claimed: set[int] = set()
             recent = {m.uid for m in msgs if not m.old}
         else:
@@ -158,7 +158,7 @@ class MboxMailbox(BaseMailbox):
                 shared = mutate is None
                 msgs = self._load(shared)
                 pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
-                uv, un, dirty = assign_uids(msgs, pseudo)
+                uv, un, dirty = assign_uids(msgs, pseudo, self._fresh_uidvalidity())
                 self.uidnext = un
                 if mutate is not None and mutate(msgs):
                     dirty = True
@@ -250,6 +250,12 @@ class MboxMailbox(BaseMailbox):
         except OSError:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _fresh_uidvalidity(self) -> int:
+        """For a file with no X-IMAPbase yet: the same value on every look until a write records
+        it (Dovecot keeps it in its index meanwhile). The file's time seeds it, so another
+        process (doveadm) that looks first agrees."""
+        return _FRESH_UIDVALIDITY.setdefault(str(self.path), int(self._mtime()))
 
     def _mtime(self) -> float:
         try:
@@ -404,6 +410,10 @@ class MboxMailbox(BaseMailbox):
     @property
     def min_index_size(self) -> int:
         return self.storage.min_index_size
+
+
+# path -> the UIDVALIDITY given to an mbox file that has no X-IMAPbase header yet
+_FRESH_UIDVALIDITY: dict[str, int] = {}
 
 
 class MboxStorage(MailStorage):

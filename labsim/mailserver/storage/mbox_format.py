@@ -264,13 +264,19 @@ def parse_mbox(data: bytes, lab_path: str = "mbox") -> list[MboxMessage]:
     return messages
 
 
-def assign_uids(messages: list[MboxMessage], pseudo: MboxMessage | None = None) -> tuple[int, int, bool]:
+def assign_uids(
+    messages: list[MboxMessage], pseudo: MboxMessage | None = None, fresh_uidvalidity: int | None = None
+) -> tuple[int, int, bool]:
     """Give every message a UID, keeping X-UIDs when they are consistent.
-    Returns (uidvalidity, uidnext, whether the file needs rewriting)."""
+    Returns (uidvalidity, uidnext, whether the file needs rewriting).
+
+    `fresh_uidvalidity` is what a file without X-IMAPbase gets: a value the caller derives from
+    the file, so that a read-only look (STATUS, EXAMINE, doveadm) reports the one a later write
+    records (Dovecot keeps it in its index meanwhile)."""
     holder = pseudo if pseudo is not None else (messages[0] if messages else None)
     base = holder.imapbase if holder is not None else None
     if base is None:
-        uv, un = new_uidvalidity(), 1
+        uv, un = fresh_uidvalidity or new_uidvalidity(), 1
         for m in messages:
             m.uid, un = un, un + 1
             m.dirty = True
