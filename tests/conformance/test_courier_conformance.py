@@ -54,6 +54,7 @@ USERDB = "".join(
     for name, extra in (
         ("tester", ""),
         ("popper", "|mail=/home/popper/Maildir"),
+        ("homeless", ""),  # a userdb entry whose home was never made (a learner's typo)
         *((u, "") for u in SCRIPT_USERS),
     )
 )
@@ -413,6 +414,8 @@ IMAP_DIALOGUES = {
     "login-failed": ["a LOGIN tester wrong", "b LOGOUT"],
     "authpam": ["a LOGIN unixer secret", "b STATUS INBOX (MESSAGES UNSEEN)", "c LOGOUT"],
     "starttls": ["a STARTTLS", "b CAPABILITY", "c LOGIN tester secret", "d CAPABILITY", "e LOGOUT"],
+    # The daemon hangs up after its answer: what a client sends next races with the close.
+    "homeless": ["a LOGIN homeless secret"],
     "sasl-login": ["a AUTHENTICATE LOGIN", "dGVzdGVy", "c2VjcmV0", "b CAPABILITY", "c LOGOUT"],
     "sasl-plain": ["a AUTHENTICATE PLAIN", "AHRlc3RlcgBzZWNyZXQ=", "b LOGOUT"],
     "sasl-wrong": ["a AUTHENTICATE LOGIN", "dGVzdGVy", "d3Jvbmc=", "b LOGOUT"],
@@ -443,6 +446,7 @@ POP3_DIALOGUES = {
     "sasl-login": ["AUTH LOGIN", "cG9wcGVy", "c2VjcmV0", "STAT", "QUIT"],
     "sasl-plain": ["AUTH PLAIN", "AHBvcHBlcgBzZWNyZXQ=", "STAT", "QUIT"],
     "sasl-unknown": ["AUTH FOO", "QUIT"],
+    "homeless": ["USER homeless", "PASS secret"],
     "sasl-wrong": ["AUTH LOGIN", "cG9wcGVy", "d3Jvbmc=", "QUIT"],
     "session": [
         "USER popper",

@@ -16,6 +16,7 @@ from labsim.mailserver.auth.model import AuthRequest, AuthResult, UserInfo
 from labsim.mailserver.auth.service import AuthService
 from labsim.mailserver.config.model import DovecotSettings
 from labsim.mailserver.courier import authdaemon
+from labsim.mailserver.courier.authdaemon import NO_SOCKET
 from labsim.mailserver.courier.log import CourierLog
 from labsim.mailserver.labroot import LabRoot
 
@@ -31,9 +32,11 @@ class CourierAuth(AuthService):
         log: CourierLog,
         authlib: Authlib | None = None,
         maildirpath: str = "Maildir",
+        program: str = "imapd",
     ) -> None:
         super().__init__(root, settings, log)
         self.maildirpath = maildirpath
+        self.program = program  # the daemon whose login program logs a failure: imapd, pop3d-ssl, ...
         self.clog = log
         # Each login asks "authdaemond" afresh, as imaplogin does over its socket: a restart of
         # courier-authdaemon counts, a restart of courier-imap alone does not re-read authdaemonrc.
@@ -82,6 +85,7 @@ class CourierAuth(AuthService):
         self._ensure_started()
         lib = self.authlib
         if lib.down:  # imaplogin/courierpop3login give up at once; the session says the rest
+            self.clog.error(self.program, NO_SOCKET)
             return AuthResult(ok=False, user=user, client_message=TEMPORARY_PROBLEM, temp_fail=True)
         try:
             info = await asyncio.to_thread(lib.authenticate, request.service, user, password, request.rip)
@@ -91,4 +95,10 @@ class CourierAuth(AuthService):
         if info is None:
             await asyncio.sleep(max(0.0, float(self.settings.auth_failure_delay)))
             return AuthResult(ok=False, user=user, client_message=LOGIN_FAILED, imap_code="")
+        if info.home and not self.root.path(info.home).is_dir():
+            # The login program changes to the account's home before it runs the mail daemon; a
+            # home that was never made (a typo in userdb, say) is a temporary problem to the client.
+            self.clog.info(self.program, f"{info.address}: chdir({info.home}) failed!!")
+            self.clog.error(self.program, "error: No such file or directory")
+            return AuthResult(ok=False, user=user, client_message=TEMPORARY_PROBLEM, temp_fail=True)
         return AuthResult(ok=True, user=info.address, userinfo=self.userinfo_of(info), client_message="")

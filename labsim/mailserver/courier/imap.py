@@ -19,7 +19,7 @@ from labsim.mailserver.auth.model import AuthResult
 from labsim.mailserver.connection import ClientConn, ServerContext
 from labsim.mailserver.connection import ClientGone as ClientGoneShared
 from labsim.mailserver.courier import folders as FD
-from labsim.mailserver.courier.authdaemon import AUTH_ERROR, NO_SOCKET
+from labsim.mailserver.courier.authdaemon import AUTH_ERROR
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.imap import fetch as F
 from labsim.mailserver.imap import responses as R
@@ -644,11 +644,9 @@ class CourierImapSession(ImapSession):
     async def _auth_done(self, cmd: Command, result: AuthResult) -> bool:
         ip = courier_ip(self.conn.rip)
         if not result.ok or result.userinfo is None:
-            if result.temp_fail:
-                self.ctx.log.error(self.login_prefix, NO_SOCKET)
             who = f"method={self.sasl_mech}" if self.sasl_mech else f"user={self.last_user}"
             self.ctx.log.info(self.login_prefix, f"LOGIN FAILED, {who}, ip=[{ip}], port=[{self.conn.rport}]")
-            if result.temp_fail:  # authdaemond is not running: imaplogin gives up on the client
+            if result.temp_fail:  # authdaemond down, or no home to change to: imaplogin gives up
                 self.ctx.log.error(self.login_prefix, AUTH_ERROR)
                 await self.line(f"* BYE {result.client_message}")
                 raise Disconnect("")

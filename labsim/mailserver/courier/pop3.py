@@ -9,7 +9,7 @@ import time
 
 from labsim.mailserver.auth.model import AuthResult
 from labsim.mailserver.connection import ClientConn, ClientGone, ServerContext
-from labsim.mailserver.courier.authdaemon import AUTH_ERROR, NO_SOCKET
+from labsim.mailserver.courier.authdaemon import AUTH_ERROR
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.pop3 import (
     STORAGE_ERRORS,
@@ -175,11 +175,9 @@ class CourierPop3Session(Pop3Session):
     async def auth_finished(self, result: AuthResult, mech: str) -> None:
         ip = courier_ip(self.conn.rip)
         if not result.ok or result.userinfo is None:
-            if result.temp_fail:
-                self.ctx.log.error(self.program, NO_SOCKET)
             who = f"method={self.sasl_mech}" if self.sasl_mech else f"user={self.last_user}"
             self.ctx.log.info(self.program, f"LOGIN FAILED, {who}, ip=[{ip}], port=[{self.conn.rport}]")
-            if result.temp_fail:  # authdaemond is not running: courierpop3login exits
+            if result.temp_fail:  # authdaemond down, or no home to change to: courierpop3login exits
                 self.ctx.log.error(self.program, AUTH_ERROR)
                 await self.send(f"-ERR {result.client_message}")
                 raise _GiveUp()

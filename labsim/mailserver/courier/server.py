@@ -212,7 +212,7 @@ class CourierServer:
     def apply(self, daemons: list[CourierDaemon]) -> None:
         auth = self._authlib()
         for d in daemons:
-            auth_d = CourierAuth(self.root, auth.settings, self.log, auth.authlib, d.maildirpath)
+            auth_d = CourierAuth(self.root, auth.settings, self.log, auth.authlib, d.maildirpath, d.service)
             auth_d.started = True
             old = self.running.get(d.service)
             new = self._context(d, auth_d, old)
