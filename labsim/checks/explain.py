@@ -56,7 +56,8 @@ COURIER_REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
         ("temporary problem",),
         "Courier's login programs ask courier-authdaemond for every login; when it does not answer "
         "(the log says `authdaemon: s_connect() failed`), every login ends in this temporary "
-        "problem, whatever the password, until courier-authdaemon runs again.",
+        "problem, whatever the password, until courier-authdaemon runs again. The same answer "
+        "comes when the account's home does not exist (the log says `chdir(...) failed!!`).",
     ),
     (
         ("login failed",),
