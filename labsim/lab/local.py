@@ -315,8 +315,9 @@ class LocalLab(Lab):
             f"echo 'lab {self.lab_id}: the lab root is {self.root}; '"
             f"'IMAP on 127.0.0.1:{self.port_base + 143}, POP3 on 127.0.0.1:{self.port_base + 110}.'\n"
             # No chroot here: an absolute path would be the host's file, not the lab's.
-            "echo 'Paths: what a brief calls /etc/dovecot/... is etc/dovecot/... here (relative to the "
-            "lab root); doveconf, doveadm, service and the other lab commands read the lab'\\''s files.'\n"
+            "echo 'Paths: what a brief calls /etc/... or /var/log/mail.log is etc/... or var/log/mail.log "
+            "here (relative to the lab root); the lab commands (service, doveconf, authtest, ...) read the "
+            "lab'\\''s files.'\n"
         )
         (self.lab_dir / "shellrc").write_text(rc)
 

@@ -20,6 +20,7 @@ cat > /etc/pam.d/dovecot <<'PAM'
 auth    required pam_unix.so nullok
 account required pam_unix.so
 PAM
+mkdir -p /etc/dovecot  # only labsim setup makes it, for Dovecot labs
 cat > /etc/dovecot/dovecot.conf <<'CONF'
 protocols = imap pop3
 listen = 127.0.0.1

@@ -41,3 +41,25 @@ def test_nc_talks_to_the_server_on_loopback(started_lab: DockerLab) -> None:
     lines = result.output.splitlines()
     assert lines[0].startswith("* OK ") and lines[0].endswith("Dovecot (Debian) ready."), result.output
     assert lines[-1] == "a OK Logout completed."
+
+
+def test_a_courier_lab_lists_no_dovecot_unit(labsim_home: Path, docker_client: Any, lab_image: str) -> None:
+    # As on a Debian host with only Courier's packages: the image made /etc/dovecot for every lab,
+    # so `service --status-all` listed dovecot in Courier labs too.
+    from labsim.lab.model import LabSpec, UserSpec
+
+    spec = LabSpec(
+        name="courier-units",
+        users=[UserSpec("alice", "wonderland")],
+        dovecot_defaults=False,
+        courier_defaults=True,
+        services=["courier-authdaemon", "courier-pop"],
+    )
+    lab = DockerLab(LabRegistry().lab_dir(new_id()), {"image": lab_image}, client=docker_client)
+    try:
+        lab.create(spec)
+        assert lab.start().code == 0
+        units = lab.exec(["service", "--status-all"]).output
+        assert "courier-imap" in units and "dovecot" not in units, units
+    finally:
+        lab.destroy()
