@@ -130,6 +130,9 @@ def test_a_lab_whose_daemon_is_switched_off_starts_and_keeps_its_ports(labsim: L
     assert again.code == 0, again.err
     pop3 = [line for line in first.out.splitlines() if line.startswith("mail server ports:")]
     assert pop3 and pop3 == [line for line in again.out.splitlines() if line.startswith("mail server ports:")]
+    status = labsim("status", "courier-imap", env=courier)  # imapd off, pop3d on: each said
+    assert "services: " in status.out and "courier-imap stopped" in status.out, status.out
+    assert "courier-pop running" in status.out
     hint = labsim("hint", "courier-imap", env=courier)  # its hints are free: the learner is told so
     assert hint.code == 0 and "(costs no points)" in hint.out.splitlines()[0], hint.out
     labsim.destroy_labs()

@@ -510,8 +510,11 @@ def service_main(argv: list[str] | None = None) -> int:
     if args[0] == "--status-all":
         root = LabRoot.from_env()
         for name in installed_units(root):
-            active = Unit(root, name).active_state() == "active"
-            print(f" [ {'+' if active else '-'} ]  {name}")
+            unit = Unit(root, name)
+            # Debian asks each init script for its status, which looks for the daemon's process: a
+            # switched-off Courier daemon (systemd's "active (exited)") shows as not running.
+            running = unit.pid() is not None if unit.unit.process else unit.active_state() == "active"
+            print(f" [ {'+' if running else '-'} ]  {name}")
         return 0
     name = _unit_name(args[0])
     if name not in installed_units(LabRoot.from_env()):

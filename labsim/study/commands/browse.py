@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from labsim.grading.progress import ScenarioProgress
@@ -124,12 +125,30 @@ def lab_dict(lab: Lab) -> dict[str, Any]:
     return out
 
 
+def unit_states(lab: Lab) -> dict[str, bool]:
+    """Each mail service of the lab and whether it runs, as `service --status-all` in the lab says:
+    a Courier lab has several, and "the mail server" alone would say too little."""
+    try:
+        listed = lab.exec(["service", "--status-all"], timeout=15)
+    except LabError:
+        return {}
+    states = {}
+    for line in listed.output.splitlines():
+        m = re.match(r"\s*\[ ([+-]) \]\s+(\S+)", line)
+        if m:
+            states[m.group(2)] = m.group(1) == "+"
+    return states
+
+
 def _one(study: StudySession, scen: Scenario) -> dict[str, Any]:
     lab = study.find_lab(scen)
+    data = None if lab is None else lab_dict(lab)
+    if lab is not None and data is not None and data.get("state") == "running":
+        data["services"] = unit_states(lab)
     return {
         "scenario": scen.id,
         "title": scen.title,
-        "lab": None if lab is None else lab_dict(lab),
+        "lab": data,
         "progress": progress_dict(study.progress(scen)),
         "hints_taken": study.hints_taken(scen),
     }
@@ -144,6 +163,11 @@ def _print_one(data: dict[str, Any]) -> None:
         lines.append(("lab", f"{lab['id']} ({lab['backend']} backend)"))
         server = {True: "running", False: "stopped", None: "unknown"}[lab["server_running"]]
         lines.append(("state", f"{lab['state']}, mail server {server}"))
+        units = lab.get("services") or {}
+        if len(units) > 1:  # Courier: each daemon is a service of its own
+            lines.append(
+                ("services", ", ".join(f"{n} {'running' if up else 'stopped'}" for n, up in units.items()))
+            )
         for key in ("ports", "root", "detail"):
             if lab.get(key):
                 lines.append((key, lab[key]))
