@@ -8,6 +8,7 @@ one sentence for the learner.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from labsim.checks.result import CheckResult
 from labsim.grading.progress import ProgressError, ProgressStore, ScenarioProgress
-from labsim.grading.score import Grade
+from labsim.grading.score import NOT_RUN, Grade
 from labsim.lab.model import ExecResult, Lab, LabError
 from labsim.scenario.model import Hint, Scenario
 from labsim.study.errors import ChecksUnavailable, ServiceError, UnknownTask
@@ -71,6 +72,7 @@ class StudySession:
         home: Path | None = None,
         backend: str | None = None,
         shell_launcher: Callable[[Lab], int] | None = None,
+        exam: str | None = None,
     ) -> None:
         from labsim.lab.registry import LabRegistry
         from labsim.scenario.registry import ScenarioRegistry
@@ -85,6 +87,23 @@ class StudySession:
         self._lock = threading.RLock()
         self.shell_launcher = shell_launcher or (lambda lab: lab.shell())
         self._single = single_folder(self.scenario_registry)
+        # An exam's own view (for_exam): its labs are marked with this id in their state, practice
+        # never picks them up, and its runs are kept here, not in the progress store.
+        self.exam = exam
+        self._exam_runs: dict[str, list[CheckResult]] = {}
+
+    def for_exam(self, exam_id: str) -> StudySession:
+        """The same learner in an exam: fresh labs of the exam's own, grades kept out of practice progress."""
+        view = copy.copy(self)  # the registries are shared; what a view owns is made anew below
+        view.exam = exam_id
+        view._open = {}
+        view._attempts = {}
+        view._exam_runs = {}
+        view._lock = threading.RLock()
+        return view
+
+    def _exam_refusal(self, what: str) -> ServiceError:
+        return ServiceError(f"{what} not available during the exam")
 
     # --- plumbing ---
     @contextmanager
@@ -134,15 +153,22 @@ class StudySession:
             return store.summary(scenario.id)
 
     def find_lab(self, scenario: Scenario) -> Lab | None:
-        """The scenario's newest lab (on the asked-for backend, when one was asked for)."""
+        """The scenario's newest lab (on the asked-for backend, when one was asked for).
+
+        Practice never takes a lab an exam made (state "exam"), and an exam takes only its own.
+        """
         if scenario.id in self._open:
             return self._open[scenario.id]
-        mine = [lab for lab in self.labs.list() if lab.spec.name == scenario.id]
+        mine = [
+            lab
+            for lab in self.labs.list()
+            if lab.spec.name == scenario.id and lab.state.get("exam") == self.exam
+        ]
         if self.wanted_backend != "auto":
             mine = [lab for lab in mine if lab.backend_name == self.wanted_backend]
         mine.sort(key=lambda lab: float(lab.state.get("created", 0.0)))
         if not mine:
-            return self._salvaged_lab(scenario)
+            return None if self.exam else self._salvaged_lab(scenario)
         return mine[-1] if mine else None
 
     def _salvaged_lab(self, scenario: Scenario) -> Lab | None:
@@ -221,9 +247,12 @@ class StudySession:
                 step(f"creating a lab for {scenario.id} on the {backend} backend")
                 lab = self.labs.create(lab_spec(scenario), backend=backend)
                 lab.state["scenario"] = scenario.id  # what `labsim lab list` shows
+                if self.exam:
+                    lab.state["exam"] = self.exam
                 lab.save_state()
             self._open[scenario.id] = lab
-            self._attempt(scenario, lab.backend_name)
+            if not self.exam:  # an exam is no practice attempt
+                self._attempt(scenario, lab.backend_name)
         info = self._info(lab)
         if not info.running and lab.spec.services:
             step(f"starting {', '.join(lab.spec.services)} in lab {lab.lab_id}")
@@ -261,16 +290,41 @@ class StudySession:
         return ThreadFollower(self.lab(scenario).logs(follow=True), on_line)
 
     def running_labs(self) -> list[str]:
-        """Labs this session started or used that are still running, as "lab-id (scenario)"."""
+        """Every lab of this data home that is still running (not only this session's), as
+        "lab-id (scenario)", or "lab-id (scenario, exam)" for a lab an exam made."""
         out = []
-        for scenario_id, lab in self._open.items():
+        for lab in self.labs.list():
             try:
                 status = lab.status()
             except LabError:
                 continue
             if status.server_running or (status.backend == "docker" and status.state == "running"):
-                out.append(f"{lab.lab_id} ({scenario_id})")
+                scenario_id = str(lab.state.get("scenario") or lab.spec.name)
+                exam = ", exam" if lab.state.get("exam") else ""
+                out.append(f"{lab.lab_id} ({scenario_id}{exam})")
         return out
+
+    def end_exam(self) -> list[str]:
+        """Destroy the labs this exam made (an exam's view only); returns their ids."""
+        if not self.exam:
+            return []
+        gone, kept = [], []
+        for lab in self.labs.list():
+            if lab.state.get("exam") != self.exam:
+                continue
+            try:
+                lab.destroy()
+            except LabError as exc:  # the others still go; this one is named below
+                kept.append(f"{lab.lab_id} ({exc})")
+                continue
+            gone.append(lab.lab_id)
+        self._open.clear()
+        if kept:
+            raise ServiceError(
+                f"the exam's lab {', '.join(kept)} could not be removed; "
+                "remove it with: labsim lab destroy LAB_ID --yes"
+            )
+        return gone
 
     # --- checks and grades ---
     def run_checks(self, scenario: Scenario) -> Iterator[CheckResult]:
@@ -282,6 +336,11 @@ class StudySession:
 
     def record_run(self, scenario: Scenario, results: list[CheckResult], student: str = "") -> Grade:
         lab = self.lab(scenario)
+        if self.exam:
+            # The progress store has no place for exam results: they stay with the exam (its report),
+            # and practice progress is not touched.
+            self._exam_runs[scenario.id] = list(results)
+            return Grade.build(scenario, results, {}, student=student, backend=lab.backend_name)
         with self._lock, self._progress() as store:
             attempt = self._attempt(scenario, lab.backend_name)
             grade = Grade.build(
@@ -295,8 +354,38 @@ class StudySession:
             store.record_grade(attempt, grade)
         return grade
 
+    def last_results(self, scenario: Scenario) -> list[CheckResult]:
+        """The per-check results of the scenario's last recorded run (its current attempt), or []."""
+        if self.exam:
+            return list(self._exam_runs.get(scenario.id, []))
+        with self._lock, self._progress() as store:
+            attempt_id = self._attempts.get(scenario.id)
+            if attempt_id is None:
+                latest = store.latest_attempt(scenario.id)
+                attempt_id = None if latest is None else latest.id
+            runs = [] if attempt_id is None else store.runs(attempt_id)
+        if not runs:
+            return []
+        return [
+            CheckResult(
+                check_id=check.check_id,
+                type=check.type,
+                passed=check.passed,
+                points=check.points,
+                max_points=check.max_points,
+                message=check.message,
+                transcript=check.transcript,
+                duration_s=check.duration_s,
+                error=check.error,
+            )
+            for check in runs[-1].score.checks
+            if check.status != NOT_RUN
+        ]
+
     # --- hints and the solution ---
     def hints_taken(self, scenario: Scenario) -> dict[str, int]:
+        if self.exam:
+            return {}
         with self._lock, self._progress() as store:
             if scenario.id not in self._attempts:
                 latest = store.latest_attempt(scenario.id)
@@ -315,6 +404,8 @@ class StudySession:
 
     def next_hint(self, scenario: Scenario, task_id: str) -> HintShown | None:
         """Show (and count) the next hint of a task; None when all were shown."""
+        if self.exam:
+            raise self._exam_refusal("hints are")
         task = scenario.task(task_id)
         if task is None:
             tasks = ", ".join(t.id for t in scenario.tasks)
@@ -333,6 +424,8 @@ class StudySession:
         """The reference solution (applied to the lab with apply); the attempt counts as solved by it."""
         from labsim.lab.from_scenario import apply_solution
 
+        if self.exam:
+            raise self._exam_refusal("the solution is")
         lab = self.lab(scenario)
         with self._lock, self._progress() as store:
             store.mark_solved(self._attempt(scenario, lab.backend_name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from labsim.checks.result import CheckResult
 from labsim.scenario.model import Scenario
 from labsim.tui.keymap import APP_BINDINGS, load_keymap
 from labsim.tui.screens.home import HOME_TITLE, HomeScreen
@@ -16,6 +18,7 @@ from labsim.tui.screens.scenario import ScenarioScreen
 from labsim.tui.services import RealServices, SafeServices, Services, running_message
 
 CSS_FILE = Path(__file__).with_name("labsim.tcss")
+SCREENSHOTS = "screenshots"  # under labsim's data dir (LABSIM_HOME or the platform's)
 
 
 class LabsimApp(App[None]):
@@ -36,7 +39,9 @@ class LabsimApp(App[None]):
         self.keymap_file = keymap_file
         self.exam_minutes = exam_minutes
         self.exam_at_start = exam_at_start
-        self.checks_in_flight: set[str] = set()  # scenario ids; see ScenarioScreen.action_run_checks
+        self.checks_in_flight: set[str] = set()  # run keys (scenario ids); see ScenarioScreen.run_key
+        # A run in flight: its results so far and the check running now, for a screen opened meanwhile.
+        self.check_progress: dict[str, tuple[list[CheckResult], str | None]] = {}
 
     def on_mount(self) -> None:
         keymap, problems = load_keymap(self.keymap_file)
@@ -69,6 +74,33 @@ class LabsimApp(App[None]):
         if callable(palette):
             for command in palette():
                 yield SystemCommand(command.title, command.help, command.action)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's Screenshot: into labsim's data dir (Textual's default, ~/Downloads, may not
+        exist), and the notification says where."""
+        from labsim.paths import data_home
+
+        folder = Path(path) if path else data_home() / SCREENSHOTS
+        stem = time.strftime("labsim-%Y%m%d-%H%M%S")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            name, n = filename or f"{stem}.svg", 1
+            while filename is None and (folder / name).exists():  # two in one second: keep both
+                n += 1
+                name = f"{stem}-{n}.svg"
+            saved = self.save_screenshot(name, str(folder))
+        except OSError as exc:
+            self.notify(
+                f"Could not save the screenshot in {folder}: {exc.strerror or exc}.",
+                markup=False,
+                title="Screenshot",
+                severity="error",
+            )
+            return None
+        self.notify(f"Saved the screenshot: {saved}", markup=False, title="Screenshot")
+        return saved
 
     def running_labs_message(self) -> str:
         try:

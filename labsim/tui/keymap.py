@@ -42,6 +42,10 @@ SCENARIO_BINDINGS: list[BindingType] = [
     # One key, two bindings: the footer says what x will do (check_action shows one of them).
     Binding("x", "stop_lab", "Stop", id="scenario.stop_lab"),
     Binding("x", "start_lab", "Start", id="scenario.start_lab"),
+    # During an exam t, h and v only say why not: out of the footer (check_action picks these then).
+    Binding("t", "exam_refuse('transcript')", show=False, id="scenario.exam_transcript"),
+    Binding("h", "exam_refuse('hint')", show=False, id="scenario.exam_hint"),
+    Binding("v", "exam_refuse('solution')", show=False, id="scenario.exam_solution"),
     Binding("escape", "back", "Back", show=False, id="scenario.back"),
 ]
 

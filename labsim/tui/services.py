@@ -44,6 +44,9 @@ class Services(Protocol):
 
     def record_run(self, scenario: Scenario, results: list[CheckResult]) -> Grade: ...
 
+    def last_results(self, scenario: Scenario) -> list[CheckResult]:
+        """Per check, what the last recorded run said (from the progress store); [] before any run."""
+
     def hints_taken(self, scenario: Scenario) -> dict[str, int]: ...
 
     def next_hint(self, scenario: Scenario, task_id: str) -> HintShown | None:
@@ -65,7 +68,13 @@ class Services(Protocol):
     def add_time(self, scenario: Scenario, seconds: float) -> None: ...
 
     def running_labs(self) -> list[str]:
-        """Labs this session started or used that are still running, as "lab-id (scenario)"."""
+        """Every running lab of this data home, as "lab-id (scenario)" ("lab-id (scenario, exam)")."""
+
+    def for_exam(self, exam_id: str) -> Services:
+        """The services an exam works through: fresh labs of its own, kept out of practice progress."""
+
+    def end_exam(self) -> list[str]:
+        """On an exam's services: destroy the labs the exam made; returns their ids."""
 
 
 class RealServices(StudySession):
@@ -115,6 +124,9 @@ class SafeServices:
     def record_run(self, scenario: Scenario, results: list[CheckResult]) -> Grade:
         return self._call("record the check run", self.inner.record_run, scenario, results)
 
+    def last_results(self, scenario: Scenario) -> list[CheckResult]:
+        return self._call("read the last check run", self.inner.last_results, scenario)
+
     def hints_taken(self, scenario: Scenario) -> dict[str, int]:
         return self._call("read the hints taken", self.inner.hints_taken, scenario)
 
@@ -142,13 +154,29 @@ class SafeServices:
     def running_labs(self) -> list[str]:
         return self._call("list the running labs", self.inner.running_labs)
 
+    def for_exam(self, exam_id: str) -> Services:
+        return SafeServices(self._call("prepare the exam", self.inner.for_exam, exam_id))
+
+    def end_exam(self) -> list[str]:
+        return self._call("remove the exam's labs", self.inner.end_exam)
+
 
 def running_message(labs: list[str]) -> str:
-    """What the command prints after the app closes."""
+    """What the command prints after the app closes: every running lab, and how to stop one."""
     if not labs:
         return "labsim: no lab left running."
     names = ", ".join(labs)
-    return f"labsim: left running for next time: {names}. Run labsim again to continue."
+    # "lab-0001 (dovecot-maildir)": the scenario id is what `labsim stop` takes; an exam's lab is
+    # not a scenario's lab any more, so it is removed by its lab id.
+    practice = [label for label in labs if not label.endswith(", exam)")]
+    howto = []
+    if practice:
+        example = practice[0].partition(" (")[2].rstrip(")") or "SCENARIO_ID"
+        howto.append(f"stop one with: labsim stop SCENARIO_ID (e.g. labsim stop {example})")
+    if len(practice) < len(labs):
+        howto.append("remove an exam's lab with: labsim lab destroy LAB_ID --yes")
+    said = "; ".join(howto)
+    return f"labsim: left running for next time: {names}. Run labsim again to continue; {said}."
 
 
 __all__ = [

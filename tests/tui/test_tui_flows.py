@@ -219,7 +219,7 @@ async def test_transcript_is_one_key_away(tmp_path: Path) -> None:
         body = text_of(app.screen.query_one("#transcript-text", Static))
         assert body == "S: * OK [CAPABILITY IMAP4rev1] Dovecot ready.\nC: a LOGIN alice x\n"
         message = text_of(app.screen.query_one("#transcript-message", Static))
-        assert message == "alice-inbox: not yet. Seen [AUTH] in the answer."
+        assert message == "Alice sees 3 messages in INBOX\nalice-inbox: not yet. Seen [AUTH] in the answer."
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
@@ -427,7 +427,8 @@ async def test_quit_leaves_labs_running_and_says_so(tmp_path: Path) -> None:
         await pilot.pause()
     assert app.return_code == 0
     assert app.running_labs_message() == (
-        "labsim: left running for next time: lab-0001 (dovecot-maildir). Run labsim again to continue."
+        "labsim: left running for next time: lab-0001 (dovecot-maildir). Run labsim again to continue; "
+        "stop one with: labsim stop SCENARIO_ID (e.g. labsim stop dovecot-maildir)."
     )
 
 
@@ -441,6 +442,8 @@ async def test_exam_hides_hints_and_transcripts_until_the_end(tmp_path: Path) ->
         await pilot.press("p", "o", "i", "n", "t", "enter")  # filter: one scenario in the exam
         await pilot.pause()
         await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("y")  # yes, start the exam
         await pilot.pause()
         assert isinstance(app.screen, ExamScreen)
         exam = app.screen

@@ -53,7 +53,12 @@ def test_progress_states() -> None:
 def test_running_message() -> None:
     assert running_message([]) == "labsim: no lab left running."
     assert running_message(["a-1 (a)", "b-2 (b)"]) == (
-        "labsim: left running for next time: a-1 (a), b-2 (b). Run labsim again to continue."
+        "labsim: left running for next time: a-1 (a), b-2 (b). Run labsim again to continue; "
+        "stop one with: labsim stop SCENARIO_ID (e.g. labsim stop a)."
+    )
+    assert running_message(["e-1 (a, exam)"]) == (
+        "labsim: left running for next time: e-1 (a, exam). Run labsim again to continue; "
+        "remove an exam's lab with: labsim lab destroy LAB_ID --yes."
     )
 
 

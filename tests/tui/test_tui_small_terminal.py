@@ -189,6 +189,8 @@ async def test_the_exam_keeps_its_clock_in_sight_and_says_what_it_does(tmp_path:
         await pilot.pause()
         await pilot.press("e")
         await pilot.pause()
+        await pilot.press("y")  # yes, start the exam
+        await pilot.pause()
         exam = app.screen
         assert isinstance(exam, ExamScreen)
         status = text_of(exam.query_one("#exam-status", Static))
@@ -218,7 +220,9 @@ async def test_an_exam_row_never_opened_says_not_attempted(tmp_path: Path) -> No
     async with app.run_test(size=SMALL) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        await pilot.press("e", "f", "y")
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("y", "f", "y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         row = str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
@@ -258,6 +262,8 @@ async def test_the_exam_screen_offers_its_actions_in_the_palette(tmp_path: Path)
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("y")  # yes, start the exam
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert titles[-3:] == ["Open the highlighted scenario", "Finish the exam", "Leave the exam"]

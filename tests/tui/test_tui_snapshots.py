@@ -14,7 +14,7 @@ from labsim.tui.app import LabsimApp
 from labsim.tui.components.check_list import CheckList
 from labsim.tui.components.scenario_list import ScenarioList
 from labsim.tui.services import ScenarioRow
-from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices
+from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices, teaching_services
 
 SIZES = [(80, 24), (120, 40)]
 Compare = Callable[..., bool]
@@ -69,6 +69,8 @@ async def press_t(pilot: Pilot[Any]) -> None:
 async def exam_finished(pilot: Pilot[Any]) -> None:
     await settle(pilot)
     await pilot.press("e")
+    await pilot.pause()
+    await pilot.press("y")  # yes, start the exam
     await settle(pilot)
     await pilot.press("enter")  # the first scenario (Point Dovecot at the users' Maildirs)
     await settle(pilot)
@@ -100,3 +102,36 @@ def test_transcript_modal(snap_compare: Compare, tmp_path: Path, size: tuple[int
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_exam_results(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(app(tmp_path), terminal_size=size, run_before=exam_finished)
+
+
+def teaching_app(tmp_path: Path) -> LabsimApp:
+    return LabsimApp(teaching_services(), keymap_file=tmp_path / "none.toml")
+
+
+def test_transcript_of_a_long_check_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """The description once, the message in a few lines, and the rest for the transcript."""
+    assert snap_compare(
+        teaching_app(tmp_path), terminal_size=(80, 24), run_before=steps(open_maildir_and_check, press_t)
+    )
+
+
+async def exam_scenario_checked(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    await pilot.press("e")
+    await pilot.pause()
+    await pilot.press("y")
+    await settle(pilot)
+    exam = pilot.app.screen.session  # type: ignore[attr-defined]
+    exam.remaining = lambda now=None: 59 * 60.0  # a still clock: the snapshot must not depend on timing
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("c")
+    await settle(pilot)
+    checks = pilot.app.screen.query_one(CheckList)
+    checks.highlighted = checks.get_option_index("alice-inbox")
+    await settle(pilot)
+
+
+def test_a_scenario_during_the_exam_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    """No teaching points, passed or not yet only, and no t/h/v in the footer."""
+    assert snap_compare(teaching_app(tmp_path), terminal_size=(80, 24), run_before=exam_scenario_checked)

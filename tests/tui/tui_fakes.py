@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -125,6 +126,12 @@ class FakeServices:
     shell_code: int = 0
     on_line: Callable[[str], None] | None = None
     follower_stopped: bool = False
+    last: dict[str, list[CheckResult]] = field(default_factory=dict)  # scenario id -> last recorded run
+    exam_id: str | None = None  # set on an exam's view (for_exam)
+    exam_results: list[CheckResult] | None = None  # what checks give in an exam's labs (default: results)
+    exams: list[FakeServices] = field(default_factory=list)  # the exam views handed out
+    opened: list[str] = field(default_factory=list)  # scenario ids whose lab was opened
+    ended: list[str] = field(default_factory=list)  # the labs end_exam removed
 
     def backend(self) -> tuple[str, str]:
         return "local", "local backend: no Docker engine answers at the local socket"
@@ -133,21 +140,24 @@ class FakeServices:
         return self.rows
 
     def info(self) -> LabInfo:
-        return LabInfo("lab-0001", "local", self.running, "asked for the local backend")
+        lab_id = "lab-exam-0001" if self.exam_id else "lab-0001"
+        return LabInfo(lab_id, "local", self.running, "asked for the local backend")
 
     def open_lab(self, scenario: Scenario) -> LabInfo:
-        self.calls.append(f"open {scenario.id}")
+        self.calls.append(f"open {scenario.id}" + (" (exam)" if self.exam_id else ""))
+        if scenario.id not in self.opened:
+            self.opened.append(scenario.id)
         if self.fail_open:
             raise LabError(self.fail_open)
         self.running = True
         return self.info()
 
     def lab_info(self, scenario: Scenario) -> LabInfo | None:
-        self.calls.append(f"info {scenario.id}")
+        self.calls.append(f"info {scenario.id}" + (" (exam)" if self.exam_id else ""))
         return self.info()
 
     def run_checks(self, scenario: Scenario) -> Iterator[CheckResult]:
-        self.calls.append(f"check {scenario.id}")
+        self.calls.append(f"check {scenario.id}" + (" (exam)" if self.exam_id else ""))
         if isinstance(self.checks_error, ChecksUnavailable):
             raise self.checks_error
         for n, res in enumerate(self.results):
@@ -159,7 +169,11 @@ class FakeServices:
 
     def record_run(self, scenario: Scenario, results: list[CheckResult]) -> Grade:
         self.recorded.append(list(results))
+        self.last[scenario.id] = list(results)
         return Grade.build(scenario, results, self.hints.get(scenario.id, {}))
+
+    def last_results(self, scenario: Scenario) -> list[CheckResult]:
+        return list(self.last.get(scenario.id, []))
 
     def hints_taken(self, scenario: Scenario) -> dict[str, int]:
         return dict(self.hints.get(scenario.id, {}))
@@ -204,6 +218,21 @@ class FakeServices:
     def running_labs(self) -> list[str]:
         return ["lab-0001 (dovecot-maildir)"] if self.running else []
 
+    def for_exam(self, exam_id: str) -> FakeServices:
+        """A view with labs of its own: nothing recorded, hinted or opened in practice carries over."""
+        view = copy.copy(self)  # shares calls, gate and released with the practice services
+        view.exam_id = exam_id
+        view.results = list(self.exam_results if self.exam_results is not None else self.results)
+        view.recorded, view.last, view.hints, view.opened, view.ended = [], {}, {}, [], []
+        view.exams = []
+        self.exams.append(view)
+        return view
+
+    def end_exam(self) -> list[str]:
+        self.calls.append(f"end {self.exam_id}")
+        self.ended = [f"lab-exam-{sid}" for sid in self.opened]
+        return list(self.ended)
+
 
 class FakeFollower:
     def __init__(self, services: FakeServices) -> None:
@@ -221,3 +250,38 @@ def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(fn(*args, **kwargs))
 
     return run
+
+
+# A check described as the bundled scenarios do: what it tests, then (in parentheses) the teaching
+# point, which in an exam gives the answer away. Its message starts with the description again.
+TEACHING = (
+    "Alice logs in to Courier-IMAP on port 143 "
+    "(IMAPDSTART in /etc/courier/imapd decides whether imapd starts)"
+)
+LONG_MESSAGE = (
+    f"{TEACHING}: expected the login to succeed, saw the connection refused on 127.0.0.1:143; "
+    "nothing listens there, so imapd did not start (IMAPDSTART=NO in /etc/courier/imapd)."
+)
+LONG_TRANSCRIPT = "\n".join(
+    ["$ openssl s_client -connect 127.0.0.1:143 -starttls imap"]
+    + [f"line {n}: connect: Connection refused" for n in range(1, 31)]
+    + ["[exit 1]"]
+)
+
+
+def with_teaching_point(base: Scenario) -> Scenario:
+    """base, with its alice-inbox check described at length (teaching point and all)."""
+    copy_ = copy.deepcopy(base)
+    spec = copy_.check("alice-inbox")
+    assert spec is not None
+    spec.description = TEACHING
+    return copy_
+
+
+def teaching_services(**kwargs: Any) -> FakeServices:
+    """FakeServices whose first scenario (Maildir) has the long description and a long failed result."""
+    long = with_teaching_point(MAILDIR)
+    fake = FakeServices(**kwargs)
+    fake.rows[0] = ScenarioRow(long, ScenarioProgress(long.id))
+    fake.results[1] = CheckResult("alice-inbox", "imap_login", False, 0.0, 2.0, LONG_MESSAGE, LONG_TRANSCRIPT)
+    return fake

@@ -6,6 +6,8 @@ the detail below it gives the highlighted check's whole description and message.
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -23,6 +25,16 @@ MARKS = {
 }
 
 
+# A description's closing parenthetical is its teaching point, and often the answer:
+# "Alice logs in on port 143 (IMAPDSTART in /etc/courier/imapd decides whether imapd starts)".
+_TEACHING_POINT = re.compile(r"\s*\((?:[^()]|\([^()]*\))*\)\s*$")
+
+
+def exam_description(description: str) -> str:
+    """What a check tests, without the teaching point that would give the answer away in an exam."""
+    return _TEACHING_POINT.sub("", description) or description
+
+
 def _points(value: float) -> str:
     return f"{value:g}"
 
@@ -35,6 +47,7 @@ class CheckList(OptionList):
         self.scenario = scenario
         self.results: dict[str, CheckResult] = {}
         self.running: set[str] = set()
+        self.hiding = False  # in an exam: descriptions without their teaching point
 
     def on_mount(self) -> None:
         self.rebuild()
@@ -49,6 +62,8 @@ class CheckList(OptionList):
         mark, style = MARKS[self.state(check_id)]
         result = self.results.get(check_id)
         got = _points(result.points if result else 0.0) if result else "-"
+        if self.hiding:
+            description = exam_description(description)
         text = Text.assemble(
             (f"{mark} ", style), (f"{got}/{_points(worth)} ", "dim"), description or check_id
         )

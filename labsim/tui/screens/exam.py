@@ -1,13 +1,21 @@
-"""Exam mode: a timed run over a set of scenarios; hints and transcripts wait until the end."""
+"""Exam mode: a timed run over a set of scenarios; hints and transcripts wait until the end.
+
+An exam works in labs of its own (services.for_exam): a scenario solved in practice starts fresh,
+only the scenarios opened in the exam are checked at hand-in, its grades stay out of practice
+progress (the progress store has no place for exam results: they live in the ExamSession, shown
+in the report), and its labs are removed when the report is closed.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
+from secrets import token_hex
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
@@ -29,6 +37,8 @@ class ExamSession:
     started: float = field(default_factory=time.monotonic)
     results: dict[str, list[CheckResult]] = field(default_factory=dict)
     finished: bool = False
+    exam_id: str = field(default_factory=lambda: f"exam-{time.strftime('%Y%m%d-%H%M%S')}-{token_hex(2)}")
+    opened: set[str] = field(default_factory=set)  # scenario ids opened in this exam: graded at hand-in
 
     def remaining(self, now: float | None = None) -> float:
         return max(0.0, self.seconds - ((time.monotonic() if now is None else now) - self.started))
@@ -70,7 +80,8 @@ class ExamScreen(Screen[None]):
 
     def __init__(self, services: Services, session: ExamSession) -> None:
         super().__init__()
-        self.services = services
+        self.practice = services
+        self.services = services.for_exam(session.exam_id)  # the exam's own labs
         self.session = session
         self.finishing = ""  # what the last checks are doing, while the exam is handed in
 
@@ -160,7 +171,9 @@ class ExamScreen(Screen[None]):
             return
         self.app.push_screen(
             ConfirmScreen(
-                "Finish the exam", "Hand in now? Every lab you opened is checked one last time.", yes="Finish"
+                "Finish the exam",
+                "Hand in now? Every scenario you opened is checked one last time; the others score 0.",
+                yes="Finish",
             ),
             self._finish_answer,
         )
@@ -182,6 +195,8 @@ class ExamScreen(Screen[None]):
         # The last checks can take a while per lab: say which one runs, so the screen is not silent.
         self.app.call_from_thread(self.show_finishing, "Handing in: checking your labs one last time…")
         for scenario in self.session.scenarios:
+            if scenario.id not in self.session.opened:
+                continue  # never opened in this exam: not attempted, whatever practice did
             try:
                 if self.services.lab_info(scenario) is None:
                     continue
@@ -215,7 +230,7 @@ class ExamScreen(Screen[None]):
         if not self.session.finished:
             commands.append(
                 PaletteCommand(
-                    "Finish the exam", "Hand in: every lab is checked once more (f)", self.action_finish
+                    "Finish the exam", "Hand in: each scenario you opened is checked (f)", self.action_finish
                 )
             )
         commands.append(PaletteCommand("Leave the exam", "Back to the scenarios (escape)", self.action_leave))
@@ -228,13 +243,33 @@ class ExamScreen(Screen[None]):
 
     def action_leave(self) -> None:
         if self.session.finished:
-            self.app.pop_screen()
+            if self.finishing:
+                self.notify("Wait a moment: the exam is being handed in.", markup=False, title="Exam")
+                return
+            self.close_exam()
             return
-        self.app.push_screen(
-            ConfirmScreen("Leave the exam", "Leave without handing in? The exam is not scored.", yes="Leave"),
-            self._leave_answer,
-        )
+        question = "Leave without handing in? The exam is not scored, and its labs are removed."
+        self.app.push_screen(ConfirmScreen("Leave the exam", question, yes="Leave"), self._leave_answer)
 
     def _leave_answer(self, yes: bool | None) -> None:
         if yes:
-            self.app.pop_screen()
+            self.close_exam()
+
+    def close_exam(self) -> None:
+        """Back home; the exam's labs go (in the app's worker: this screen is gone meanwhile)."""
+        self.app.pop_screen()
+        if self.session.opened:
+            self.app.run_worker(
+                partial(remove_exam_labs, self.app, self.services), thread=True, group="exam-labs"
+            )
+
+
+def remove_exam_labs(app: App[None], services: Services) -> None:
+    try:
+        gone = services.end_exam()
+    except LabError as exc:
+        app.call_from_thread(app.notify, str(exc), markup=False, title="Exam", severity="error")
+        return
+    if gone:
+        told = f"The exam's labs were removed: {', '.join(gone)}."
+        app.call_from_thread(app.notify, told, markup=False, title="Exam")

@@ -15,6 +15,7 @@ from labsim.tui.components.backend_banner import BackendBanner
 from labsim.tui.components.scenario_list import ScenarioList
 from labsim.tui.keymap import HOME_BINDINGS
 from labsim.tui.palette import PaletteCommand
+from labsim.tui.screens.confirm import ConfirmScreen
 from labsim.tui.services import ScenarioRow, Services
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class HomeScreen(Screen[None]):
         self.query_one(ScenarioList).set_rows(rows)
         if self.exam_at_start:  # `labsim exam`
             self.exam_at_start = False
-            self.action_exam()
+            self.start_exam_now()
 
     @work(thread=True, exclusive=True, group="home-backend")
     def load_backend(self) -> None:
@@ -151,9 +152,32 @@ class HomeScreen(Screen[None]):
                 "Filter the scenarios", "By topic, title, difficulty or state (/)", self.action_filter
             ),
             PaletteCommand("Open the highlighted scenario", "Its lab starts (enter)", self.action_open),
-            PaletteCommand("Start an exam", "A timed run over the listed scenarios (e)", self.action_exam),
+            PaletteCommand(
+                "Start an exam",
+                "A timed run over the listed scenarios, after a question (e)",
+                self.action_exam,
+            ),
         ]
 
     def action_exam(self) -> None:
+        """Ask first: one stray e would otherwise start a timed exam over every listed scenario."""
+        app: LabsimApp = self.app  # type: ignore[assignment]
+        scenarios = [r.scenario for r in self.query_one(ScenarioList).visible_rows()]
+        if not scenarios:
+            app.start_exam(scenarios)  # says why there is no exam
+            return
+        n = len(scenarios)
+        listed = "the listed scenario" if n == 1 else f"the {n} listed scenarios"
+        question = (
+            f"Start a {app.exam_minutes}-minute exam over {listed}? Each gets a fresh lab of its own; "
+            "hints, transcripts and solutions wait until you hand in."
+        )
+        self.app.push_screen(
+            ConfirmScreen("Start an exam", question, yes="Start"),
+            lambda yes: app.start_exam(scenarios) if yes else None,
+        )
+
+    def start_exam_now(self) -> None:
+        """`labsim exam` asked for the exam already: no question."""
         app: LabsimApp = self.app  # type: ignore[assignment]
         app.start_exam([r.scenario for r in self.query_one(ScenarioList).visible_rows()])

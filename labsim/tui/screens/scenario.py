@@ -70,6 +70,8 @@ class ScenarioScreen(Screen[None]):
         self.exam = exam
         self.lab: LabInfo | None = None
         self.checks_running = False
+        self.started_here = False  # whether the run going on was started on this screen
+        self.checks_busy = ""  # what the status line says while checks run ("checking 2/3…")
         self.busy = ""
         self.hints: dict[str, list[str]] = {}
         self.opened_at = time.monotonic()
@@ -100,15 +102,53 @@ class ScenarioScreen(Screen[None]):
         self.sub_title = (
             "exam" if self.exam else f"{self.scenario.difficulty}, ~{self.scenario.estimated_minutes} min"
         )
-        self.query_one(CheckList).focus()
-        if self.exam is not None and self.scenario.id in self.exam.results:
-            for result in self.exam.results[self.scenario.id]:
-                self.query_one(CheckList).set_result(result)
+        self.check_list.hiding = self.hiding
+        self.check_list.focus()
+        if self.exam is not None:
+            self.exam.opened.add(self.scenario.id)  # handed in, it is graded; the others are not
+        if self.run_key in self.in_flight:
+            # A run started before (from a screen since left) goes on: show it running, and its
+            # results as they come (see _live).
+            self.checks_running = True
+            so_far, nxt = self.owner.check_progress.get(self.run_key, ([], None))
+            self.show_results(so_far)
+            self.check_list.set_running(nxt)
+            self.checks_busy = "checking (started earlier)…"
+            self.set_busy(self.checks_busy)
+        elif self.exam is not None:
+            self.show_results(self.exam.results.get(self.scenario.id, []))
+        else:
+            self.load_last_run()
         self.refresh_brief()
         if self.exam is not None:
             self.exam_tick()
             self.set_interval(1.0, self.exam_tick)
         self.start_lab()
+
+    @property
+    def run_key(self) -> str:
+        """What a check run is known by app-wide: an exam's lab is not the practice lab."""
+        return f"{self.exam.exam_id}:{self.scenario.id}" if self.exam is not None else self.scenario.id
+
+    def show_results(self, results: list[CheckResult]) -> None:
+        for result in results:
+            self.check_list.set_result(result)
+
+    @work(thread=True, exclusive=True, group="last-run")
+    def load_last_run(self) -> None:
+        """The last recorded run's results: coming back to a scenario must not look unchecked."""
+        try:
+            results = self.services.last_results(self.scenario)
+        except LabError as exc:
+            self._ui(self.report_error, exc, "Checks")
+            return
+        self._ui(self.last_run_loaded, results)
+
+    def last_run_loaded(self, results: list[CheckResult]) -> None:
+        if self.checks_running or self.check_list.results:  # a newer run has begun meanwhile
+            return
+        self.show_results(results)
+        self.refresh_brief()
 
     def exam_tick(self) -> None:
         """In an exam the clock stays in sight on the scenario screen too."""
@@ -116,6 +156,11 @@ class ScenarioScreen(Screen[None]):
 
         if self.exam is None:
             return
+        if self.check_list.hiding != self.hiding:  # the exam just ended: show everything now
+            self.check_list.hiding = self.hiding
+            self.check_list.rebuild()
+            self.show_detail()
+            self.refresh_bindings()
         if self.exam.finished:
             self.query_one(LabStatusLine).set_extra("exam over")
         else:
@@ -129,7 +174,19 @@ class ScenarioScreen(Screen[None]):
             return not stopped
         if action == "start_lab":
             return stopped
+        if action in ("transcript", "hint", "reveal"):  # out of the footer while the exam runs
+            return not self.hiding
+        if action == "exam_refuse":
+            return self.hiding
         return True
+
+    def action_exam_refuse(self, what: str) -> None:
+        told = {
+            "transcript": "Transcripts are shown when the exam ends.",
+            "hint": "Hints are not available during the exam.",
+            "solution": "The solution is not available during the exam.",
+        }
+        self.notify(told.get(what, "Not during the exam."), markup=False, title="Exam")
 
     @property
     def in_flight(self) -> set[str]:
@@ -179,6 +236,8 @@ class ScenarioScreen(Screen[None]):
         self.action_transcript()
 
     def set_busy(self, busy: str) -> None:
+        if not busy and self.checks_running:  # the lab's work is done; the checks still run
+            busy = self.checks_busy
         self.busy = busy
         self.query_one(LabStatusLine).set_busy(busy)
         self.refresh_bindings()
@@ -198,9 +257,9 @@ class ScenarioScreen(Screen[None]):
         self.owner.call_from_thread(self._if_shown, fn, *args)
 
     def _if_shown(self, fn: Callable[..., object], *args: object) -> None:
-        # A worker may outlive the screen (the learner went back home): then its updates
-        # have nowhere to go, except the end of a check run (checks_done).
-        if self.is_attached or fn == self.checks_done:
+        # A worker may outlive the screen (the learner went back home): then its updates have
+        # nowhere to go. A check run's do (_result_came, _run_ended): they find the live screen.
+        if self.is_attached:
             fn(*args)
 
     # --- the lab ---
@@ -275,22 +334,25 @@ class ScenarioScreen(Screen[None]):
     def action_run_checks(self) -> None:
         if not self.require_lab():
             return
-        if self.checks_running:
-            self.notify("The checks are already running.", markup=False, title="Checks")
-            return
         in_flight = self.in_flight
-        if self.scenario.id in in_flight:
+        if self.run_key in in_flight and not self.started_here:
             self.notify(
                 "The checks you started earlier are still running; their score will be shown when they end.",
                 markup=False,
                 title="Checks",
             )
             return
+        if self.checks_running:
+            self.notify("The checks are already running.", markup=False, title="Checks")
+            return
         self.checks_running = True
-        in_flight.add(self.scenario.id)
+        self.started_here = True
+        self.checks_busy = f"checking 1/{len(self.scenario.checks())}…"
+        in_flight.add(self.run_key)
+        self.owner.check_progress[self.run_key] = ([], None)
         self.check_list.clear_results()
         # The app's worker, not this screen's: leaving the scenario must not drop the run.
-        self.owner.run_worker(self.run_checks, thread=True, group=f"checks:{self.scenario.id}")
+        self.owner.run_worker(self.run_checks, thread=True, group=f"checks:{self.run_key}")
 
     def run_checks(self) -> None:
         try:
@@ -299,24 +361,54 @@ class ScenarioScreen(Screen[None]):
             self.owner.call_from_thread(self._checks_ended)
 
     def _checks_ended(self) -> None:
-        self.in_flight.discard(self.scenario.id)
+        self.in_flight.discard(self.run_key)
+        self.owner.check_progress.pop(self.run_key, None)
+
+    def _live(self) -> ScenarioScreen | None:
+        """The screen showing this scenario now: this one, or the one opened again after leaving it."""
+        if self.is_attached:
+            return self
+        for screen in reversed(self.owner.screen_stack):
+            if isinstance(screen, ScenarioScreen) and screen.is_attached and screen.run_key == self.run_key:
+                return screen
+        return None
+
+    def _result_came_none(self, first: str | None) -> None:
+        self.owner.check_progress[self.run_key] = ([], first)
+
+    def _result_came(self, result: CheckResult, nxt: str | None, done: int, total: int) -> None:
+        so_far, _ = self.owner.check_progress.get(self.run_key, ([], None))
+        self.owner.check_progress[self.run_key] = ([*so_far, result], nxt)
+        live = self._live()
+        if live is not None:
+            live.check_result(result, nxt, done, total)
+
+    def _run_ended(self, results: list[CheckResult], total: float | None, max_points: float | None) -> None:
+        if self.exam is not None:
+            self.exam.results[self.scenario.id] = results
+        live = self._live()
+        if live is not None:
+            live.checks_done(results, total, max_points)
+        else:
+            self.checks_done_away(results, total, max_points)
 
     def _run_checks(self) -> None:
         order = [c.id for c in self.scenario.checks()]
         results: list[CheckResult] = []
         self._ui(self.set_busy, f"checking 1/{len(order)}…")
         self._ui(self.check_list.set_running, order[0] if order else None)
+        self.owner.call_from_thread(self._result_came_none, order[0] if order else None)
         try:
             for result in self.services.run_checks(self.scenario):
                 results.append(result)
                 nxt = order[len(results)] if len(results) < len(order) else None
-                self._ui(self.check_result, result, nxt, len(results), len(order))
+                self.owner.call_from_thread(self._result_came, result, nxt, len(results), len(order))
             grade = self.services.record_run(self.scenario, results) if results else None
         except LabError as exc:  # SafeServices turns a broken checker into one too
             self._ui(self.report_error, exc, "Checks")
             grade = None
-        self._ui(
-            self.checks_done,
+        self.owner.call_from_thread(
+            self._run_ended,
             results,
             grade.score.total if grade else None,
             grade.score.max_points if grade else None,
@@ -326,16 +418,13 @@ class ScenarioScreen(Screen[None]):
         self.check_list.set_result(result)
         self.check_list.set_running(nxt)
         if nxt is not None:
-            self.set_busy(f"checking {done + 1}/{total}…")
+            self.checks_busy = f"checking {done + 1}/{total}…"
+            self.set_busy(self.checks_busy)
         self.show_detail()
 
     def checks_done(self, results: list[CheckResult], total: float | None, max_points: float | None) -> None:
-        if self.exam is not None:
-            self.exam.results[self.scenario.id] = results
-        if not self.is_attached:
-            self.checks_done_away(results, total, max_points)
-            return
-        self.checks_running = False
+        self.checks_running = self.started_here = False
+        self.checks_busy = ""
         self.check_list.set_running(None)
         self.set_busy("")
         self.refresh_brief()
