@@ -68,7 +68,13 @@ def _prune(args: argparse.Namespace) -> int:
         return 1
     for name in removed:
         print(f"removed {name}")
-    if not removed:
+    from labsim.lab.registry import LabRegistry
+
+    # Lab folders a cut-off `lab create`/`class up` left empty (no state, no files) go too.
+    empty = LabRegistry().remove_empty_dirs()
+    for name in empty:
+        print(f"removed the empty lab folder {name}")
+    if not removed and not empty:
         print("no labsim containers to remove")
     return 0
 

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from labsim import __version__
 from labsim.checks.runner import run_scenario
-from labsim.classroom.errors import ClassError
+from labsim.classroom.errors import ClassError, ClassUsageError
 from labsim.classroom.package import Assignment, checks_code_hash
 from labsim.grading.reports import render_gradescope, render_json, render_junit, render_text
 from labsim.grading.score import Grade
@@ -136,7 +136,7 @@ def run(
         except OSError as exc:
             raise ClassError(f"{work}: cannot read the work script ({exc.strerror})") from None
     if not grade_only and script is None and not interactive:
-        raise ClassError(
+        raise ClassUsageError(
             "there is no terminal to work in: add --grade-only to grade the labs as they are, "
             "or --work SCRIPT to run your commands in them first"
         )
@@ -220,6 +220,10 @@ def _gradescope(result: AssignmentResult) -> str:
         execution += int(data.get("execution_time", 0))
     prov = result.provenance()
     output.append(f"checks code {result.checks_code}, assignment {result.assignment.short}")
+    # results.json has no field for who was graded; Gradescope keeps extra_data with the result.
+    students = sorted({g.student for g in result.grades if g.student})
+    if students:
+        prov["student"] = students[0]
     data = {
         "score": round(result.points, 6),
         "execution_time": execution,
@@ -236,7 +240,7 @@ def write_report(text: str, out: Path | None, stdout: TextIO | None = None) -> N
     if out is None:
         (stdout or sys.stdout).write(text)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # Its folder was checked before the labs were (outpath.check_out_file): nothing is made here.
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

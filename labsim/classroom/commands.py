@@ -5,8 +5,13 @@
     labsim assignment pack SCENARIO_DIR... --out FILE
     labsim assignment run FILE [--backend auto|local|docker] [--format F] [--out F] [--grade-only]
 
-Every failure is one sentence on stderr (exit 1); argparse answers bad
-arguments with its usage (exit 2).
+Every failure is one sentence on stderr: exit 1 when something could not
+be done (a lab that could not be checked, an engine that does not answer),
+2 when the command cannot run as typed (argparse's usage, an unknown
+scenario, an option out of range, a report path that cannot be written, no
+terminal to ask or work in), 130 on Ctrl+C. A reader who leaves a pipe
+(`labsim class status | head`) ends it quietly: labsim/cli.py handles that
+for every command.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labsim.classroom.errors import ClassError
+from labsim.classroom.errors import ClassError, ClassUsageError
 from labsim.lab.model import LabError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -36,12 +41,17 @@ def _guard(func: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
+        except ClassUsageError as exc:
+            _err(str(exc))
+            return 2
         except (ClassError, LabError) as exc:
             _err(str(exc))
             return 1
         except KeyboardInterrupt:
             print(file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            raise  # the reader left: labsim/cli.py's main ends every command quietly then
         except Exception as exc:  # the last line of defence
             reason = str(exc).split("\n")[0][:300] or type(exc).__name__
             _err(f"{func.__name__.removeprefix('cmd_').replace('_', ' ')} failed unexpectedly: {reason}")
@@ -64,7 +74,7 @@ def _backend(given: str | None, allowed: tuple[str, ...], default: str) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     from labsim.classroom.limits import Limits
     from labsim.classroom.roster import load_roster
-    from labsim.classroom.service import UpEvent, prepare_class
+    from labsim.classroom.service import UpEvent, UpInterrupted, prepare_class
 
     roster = Path(args.roster)
     students = load_roster(roster)
@@ -93,7 +103,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         what = f"{e.action} in {e.seconds:.1f}s" if not e.error else f"FAILED: {e.error}"
         print(f"[{e.done:>{len(str(total))}}/{total}] {e.student:<{width}}  {e.scenario}  {what}", flush=True)
 
-    events = service.up(workers=args.workers, progress=progress)
+    try:
+        events = service.up(workers=args.workers, progress=progress)
+    except UpInterrupted as stop:
+        made = [e for e in stop.events if not e.error]
+        print(
+            f"class {name}: interrupted; {len(made)} of {total} lab(s) up"
+            f" ({', '.join(f'{a} {n}' for a, n in _counts(made))}), {total - len(stop.events)} not begun."
+            " Run the same `labsim class up` again to bring up the rest.",
+            flush=True,
+        )
+        return 130
     failed = [e for e in events if e.error]
     print(
         f"class {name}: {total - len(failed)} of {total} lab(s) up"
@@ -101,6 +121,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         + f". Students enter theirs with: labsim class attach STUDENT --name {name}"
     )
     return 1 if failed else 0
+
+
+def _counts(events: list[Any]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.action] = counts.get(e.action, 0) + 1
+    return sorted(counts.items()) or [("none", 0)]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -135,7 +162,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty():
         sid = args.scenario or service.record.scenarios[0]
         lab_id = service.record.lab_id(args.student, sid)
-        raise ClassError(
+        raise ClassUsageError(
             f"a lab shell needs a terminal; from a script use: labsim lab exec {lab_id} -- COMMAND"
         )
     return service.attach(args.student, args.scenario)
@@ -153,9 +180,11 @@ def cmd_hint(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from labsim.classroom.gradebook import StudentGrade, grade_class, write_gradebook
+    from labsim.classroom.outpath import check_out_dir
     from labsim.classroom.service import open_class
 
     service = open_class(args.name)
+    out = check_out_dir(Path(args.out), "the gradebook to")  # before any lab is checked
     total = len(service.record.pairs())
     print(f"grading class {service.name}: {total} lab(s), {args.workers} at a time", flush=True)
 
@@ -165,9 +194,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"[{done:>{len(str(total))}}/{total}] {sg.student.id}  {sg.scenario}  {what}", flush=True)
 
     grades = grade_class(service, workers=args.workers, progress=progress)
-    out = Path(args.out)
     written = write_gradebook(out, service.name, service.record.students, grades)
     print(f"wrote {len(written)} file(s) in {out}: gradebook.csv, junit.xml, feedback/<student>.json and .md")
+    broken = [sg for sg in grades if sg.lab_error]
+    if broken:
+        # Their rows hold 0 points for a lab nobody could check, not for the student's work.
+        for sg in broken:
+            _err(f"{sg.student.id} {sg.scenario}: the lab could not be checked: {sg.lab_error}")
+        _err(
+            f"{len(broken)} of {len(grades)} lab(s) could not be checked"
+            " (gradebook.csv's lab_error says why); repair them with `labsim class up` and grade again"
+        )
+        return 1
     return 0
 
 
@@ -176,7 +214,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     service = open_class(args.name)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise ClassError("the class dashboard needs a terminal on stdin and stdout")
+        raise ClassUsageError(
+            "the class dashboard needs a terminal on stdin and stdout;"
+            " `labsim class status` works without one"
+        )
     # The dashboard belongs to the TUI, the one room that imports textual and sits above this one;
     # the command only launches it, by name, so classroom never depends on the TUI.
     launcher = importlib.import_module("labsim.tui.screens.class_watch").run_class_watch
@@ -191,7 +232,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     total = len(service.record.pairs())
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise ClassError(
+            raise ClassUsageError(
                 f"taking class {service.name} down removes {total} lab(s) and the students' work in them: "
                 "run it on a terminal, or add --yes; nothing was changed"
             )
@@ -221,8 +262,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from labsim.classroom.assignment import render_result, run, write_report
+    from labsim.classroom.outpath import check_out_file
     from labsim.classroom.package import open_assignment
 
+    if args.solution:
+        raise ClassUsageError(
+            "the reference solution is not part of an assignment (it stays with your instructor);"
+            " `labsim assignment run FILE` grades your own work"
+        )
+    out = check_out_file(Path(args.out), "the report to") if args.out else None  # before any lab is made
     assignment = open_assignment(Path(args.file))
     result = run(
         assignment,
@@ -231,7 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         work=Path(args.work) if args.work else None,
         student=args.student,
     )
-    write_report(render_result(result, args.format), Path(args.out) if args.out else None)
+    write_report(render_result(result, args.format), out)
     print(
         f"points {result.points:g}/{result.max_points:g}" + (f" (report in {args.out})" if args.out else ""),
         file=sys.stderr,
@@ -265,6 +313,24 @@ def _workers(text: str) -> int:
     return n
 
 
+def _positive(text: str) -> float:
+    """--interval S / --cpus N: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     """Register `class` and `assignment` with the labsim parser."""
     cls = sub.add_parser("class", help="instructor-led labs: one lab per student, watched and graded")
@@ -291,8 +357,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "--workers", type=_workers, default=4, metavar="N", help="labs started at once (default 4)"
     )
     p.add_argument("--memory", default="256m", metavar="SIZE", help="memory per lab (default 256m)")
-    p.add_argument("--cpus", type=float, default=0.5, metavar="N", help="CPU share per lab (default 0.5)")
-    p.add_argument("--pids", type=int, default=256, metavar="N", help="processes per lab (default 256)")
+    p.add_argument("--cpus", type=_positive, default=0.5, metavar="N", help="CPU share per lab (default 0.5)")
+    p.add_argument("--pids", type=_whole, default=256, metavar="N", help="processes per lab (default 256)")
     p = add("status", cmd_status, "show each student's lab and server")
     _name_arg(p)
     p.add_argument("--json", action="store_true", help="print the labs as JSON")
@@ -313,7 +379,11 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     _name_arg(p)
     p = add("watch", cmd_watch, "a live dashboard: students x checks, refreshed in the background")
     p.add_argument(
-        "--interval", type=float, default=2.0, metavar="S", help="at most one lab checked per S seconds (2)"
+        "--interval",
+        type=_positive,
+        default=2.0,
+        metavar="S",
+        help="at most one lab checked per S seconds (2)",
     )
     _name_arg(p)
     p = add("down", cmd_down, "remove the class's labs, and nothing else (asks first)")
@@ -340,6 +410,9 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--grade-only", action="store_true", help="grade the labs as they are, without working")
     p.add_argument("--work", metavar="SCRIPT", help="run this shell script in each lab before grading (CI)")
     p.add_argument("--student", default="", metavar="NAME", help="who is graded (recorded in the report)")
+    p.add_argument(
+        "--solution", action="store_true", help=argparse.SUPPRESS
+    )  # asked for by students who know `labsim solve`: refused with the reason
 
 
 # labsim/cli.py's COMMAND_MODULES call each module's `add_parser(sub)`.

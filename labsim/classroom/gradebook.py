@@ -6,8 +6,9 @@
     DIR/feedback/<student>.md    the same for people: what passed, what failed and why
 
 Re-running replaces these files (each written whole, then moved in place) and
-removes feedback files of students no longer in the class, so DIR always
-shows one grading, never a mix of two.
+removes the feedback files an earlier grading of the same class wrote for
+students no longer in it (they carry the class's marker), so DIR shows one
+grading, never a mix of two. Files it did not write are never touched.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from pathlib import Path
 from labsim.checks.result import CheckResult
 from labsim.classroom.roster import Student
 from labsim.classroom.service import ClassService
-from labsim.grading.reports import render_json, render_junit
+from labsim.grading.reports import CLASS_FEEDBACK_FORMAT, render_json, render_junit
 from labsim.grading.score import Grade
 from labsim.lab.model import LabError
 
-FEEDBACK_FORMAT = "labsim-class-feedback"
+FEEDBACK_FORMAT = CLASS_FEEDBACK_FORMAT  # `labsim report` reads these files too
 GRADE_WORKERS = 2  # each grading runs pexpect sessions: two at a time keep 2 cores usable
 
 
@@ -62,6 +63,8 @@ def grade_one(service: ClassService, student: Student, sid: str, now: float | No
         results = service.check(student.id, sid, now)
     except LabError as exc:
         error = str(exc)
+    else:
+        error = lab_failure(results)
     at = time.time() if now is None else now
     created = service.created_at(student.id, sid)
     finished = service.board.all_passed_since(student.id, sid, [c.id for c in scenario.checks()])
@@ -76,6 +79,16 @@ def grade_one(service: ClassService, student: Student, sid: str, now: float | No
         graded_at=datetime.datetime.fromtimestamp(at, datetime.UTC),
     )
     return StudentGrade(student, sid, grade, error)
+
+
+def lab_failure(results: list[CheckResult]) -> str:
+    """Why the lab itself could not be checked, or "": the runner turns a lab error (container gone,
+    engine down) into an ERROR result per check, so a lab error is one every check ran into."""
+    errors = [r.error for r in results]
+    if not results or any(e is None for e in errors):
+        return ""
+    first = str(errors[0])
+    return first if all(e == first for e in errors) else ""
 
 
 def grade_class(
@@ -165,7 +178,7 @@ def _md(text: str) -> str:
 def feedback_markdown(class_name: str, student: Student, mine: list[StudentGrade]) -> str:
     total = sum(sg.grade.score.total for sg in mine)
     most = sum(sg.grade.score.max_points for sg in mine)
-    lines = [f"# Feedback for {student.name} ({student.id})", ""]
+    lines = [_md_marker(class_name, student), f"# Feedback for {student.name} ({student.id})", ""]
     graded = mine[0].grade if mine else None
     if graded is not None:
         lines += [f"Class {class_name} · graded {graded.graded_at} · labsim {graded.labsim_version}", ""]
@@ -193,6 +206,32 @@ def feedback_markdown(class_name: str, student: Student, mine: list[StudentGrade
     return "\n".join(lines)
 
 
+def _md_marker(class_name: str, student: Student) -> str:
+    # An HTML comment: invisible when rendered, and how a later grading knows the file is its own.
+    return f"<!-- {FEEDBACK_FORMAT} class={class_name} student={student.id} -->"
+
+
+def _ours(path: Path, class_name: str) -> bool:
+    """A feedback file an earlier `class grade` of this class wrote (its marker says so)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read() if path.suffix == ".json" else f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix == ".md":
+        return head.startswith(f"<!-- {FEEDBACK_FORMAT} class={class_name} student={path.stem} -->")
+    try:
+        data = json.loads(head)
+    except ValueError:
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("format") == FEEDBACK_FORMAT
+        and data.get("class") == class_name
+        and data.get("student") == path.stem
+    )
+
+
 def write_gradebook(
     out: Path, class_name: str, students: list[Student], grades: list[StudentGrade]
 ) -> list[Path]:
@@ -213,6 +252,6 @@ def write_gradebook(
             written.append(path)
     keep = set(written)
     for stale in feedback.glob("*"):
-        if stale.suffix in (".json", ".md") and stale not in keep:
+        if stale.suffix in (".json", ".md") and stale not in keep and _ours(stale, class_name):
             stale.unlink()
     return written

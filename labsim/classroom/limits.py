@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labsim.classroom.errors import ClassError
+from labsim.classroom.errors import ClassUsageError
 
 CLASS_LABEL = "org.labsim.class"
 STUDENT_LABEL = "org.labsim.student"
@@ -31,13 +31,15 @@ class Limits:
 
     def __post_init__(self) -> None:
         if not _MEMORY.match(self.memory):
-            raise ClassError(f"memory limit {self.memory!r} is not a size like 256m or 1g")
+            raise ClassUsageError(f"memory limit {self.memory!r} is not a size like 256m or 1g")
         if memory_bytes(self.memory) < 64 * 1024 * 1024:
-            raise ClassError(f"memory limit {self.memory} is too small for a lab; give at least 64m")
+            raise ClassUsageError(f"memory limit {self.memory} is too small for a lab; give at least 64m")
         if not 0.05 <= self.cpus <= 64:
-            raise ClassError(f"CPU limit {self.cpus:g} is out of range; give a share like 0.5 (half a core)")
+            raise ClassUsageError(
+                f"CPU limit {self.cpus:g} is out of range; give a share like 0.5 (half a core)"
+            )
         if self.pids < 32:
-            raise ClassError(f"pids limit {self.pids} is too small for a lab; give at least 32")
+            raise ClassUsageError(f"pids limit {self.pids} is too small for a lab; give at least 32")
 
     def docker_kwargs(self) -> dict[str, Any]:
         return {
@@ -58,7 +60,7 @@ class Limits:
 def memory_bytes(text: str) -> int:
     m = _MEMORY.match(text)
     if m is None:
-        raise ClassError(f"memory limit {text!r} is not a size like 256m or 1g")
+        raise ClassUsageError(f"memory limit {text!r} is not a size like 256m or 1g")
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
 
 

@@ -2,7 +2,9 @@
 
     manifest.json            labsim version, each scenario's id, version and checks hash,
                              and a hash of the checks code that graded them
-    scenarios/<id>/...       each scenario folder as it was packed
+    scenarios/<id>/...       each scenario folder as it was packed, without its solution:
+                             the `solution:` section of scenario.yaml and files/ only it uses
+                             stay with the instructor (grading and hints need neither)
 
 A student's labsim unpacks it once (under the user data dir, by the file's
 own hash) and refuses a file whose scenarios do not match its manifest.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -23,6 +26,7 @@ from typing import Any
 import labsim.checks
 from labsim import __version__, paths
 from labsim.classroom.errors import ClassError
+from labsim.classroom.outpath import check_out_file
 from labsim.scenario.errors import ScenarioError
 from labsim.scenario.loader import SCENARIO_FILE, load_scenario
 from labsim.scenario.model import Scenario
@@ -69,10 +73,51 @@ def _members(folder: Path) -> list[Path]:
     )
 
 
+_TOP_KEY = re.compile(r"^[^\s#]")
+
+
+def strip_solution(text: str) -> str:
+    """scenario.yaml without its top-level `solution:` section, the rest kept as written (comments,
+    order, line breaks). The section runs to the next top-level key."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if _TOP_KEY.match(line):
+            inside = line.startswith("solution:")
+        if not inside:
+            out.append(line)
+    return "".join(out)
+
+
+def _solution_only_files(scenario: Scenario) -> set[str]:
+    """files/ members only the solution reads (the setup's own files stay: the lab is made from them)."""
+    setup = {f.source for f in scenario.setup.files if f.source}
+    return {f.source for f in scenario.solution.files if f.source and f.source not in setup}
+
+
+def _stripped_yaml(folder: Path, scenario: Scenario) -> str:
+    text = strip_solution((folder / SCENARIO_FILE).read_text(encoding="utf-8"))
+    # The stripped file must still be the same scenario (same checks, hints, setup), without a solution.
+    with tempfile.TemporaryDirectory(prefix=".labsim-pack-") as tmp:
+        copy = Path(tmp) / scenario.id
+        shutil.copytree(folder, copy)
+        (copy / SCENARIO_FILE).write_text(text, encoding="utf-8")
+        try:
+            again = load_scenario(copy)
+        except ScenarioError as exc:
+            first = exc.issues[0] if exc.issues else "it no longer loads"
+            raise ClassError(f"{folder}: cannot pack it without its solution section ({first})") from None
+    if again.checks_hash() != scenario.checks_hash() or again.solution.files or again.solution.commands:
+        raise ClassError(f"{folder}: cannot pack it without its solution section (it changed what is graded)")
+    return text
+
+
 def pack(folders: list[Path], out: Path) -> dict[str, Any]:
     """Validate the scenario folders and write them with a manifest to `out`; returns the manifest."""
     if not folders:
         raise ClassError("give at least one scenario folder to pack")
+    check_out_file(out, "the assignment file")  # before anything is validated or written
     scenarios: list[tuple[Path, Scenario]] = []
     for folder in folders:
         if folder.name == SCENARIO_FILE:
@@ -100,16 +145,20 @@ def pack(folders: list[Path], out: Path) -> dict[str, Any]:
             for _, s in scenarios
         ],
     }
-    if out.is_dir() or not out.name:
-        raise ClassError(f"cannot write the assignment file {out}: it is a folder; name a file in it")
     tmp = out.with_name(out.name + ".tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
             for folder, s in scenarios:
+                hidden = {f"files/{name}" for name in _solution_only_files(s)}
                 for path in _members(folder):
-                    z.write(path, f"scenarios/{s.id}/{path.relative_to(folder).as_posix()}")
+                    member = path.relative_to(folder).as_posix()
+                    if member in hidden:
+                        continue
+                    if member == SCENARIO_FILE:
+                        z.writestr(f"scenarios/{s.id}/{member}", _stripped_yaml(folder, s))
+                    else:
+                        z.write(path, f"scenarios/{s.id}/{member}")
         tmp.replace(out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

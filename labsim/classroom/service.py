@@ -3,13 +3,20 @@
 One lab per student and scenario, with the id `class-<class>-<student>-<scenario>`
 (its container is `labsim-<that id>`). Bringing a class up is idempotent: a
 lab that runs is kept as it is (the student's work with it), a stopped one
-is started, one whose container vanished is made again. Labs come up in a
-bounded pool of threads, as many at once as the engine and 2 cores bear.
+is started, one whose container vanished is made again, and what an
+interrupted `up` left half-made is repaired: a lab whose services never
+started gets them started, a lab folder without its record (beside a
+container of the same name, maybe) is replaced. Labs come up in a bounded
+pool of threads, as many at once as the engine and 2 cores bear; Ctrl+C
+stops after the labs in progress.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +28,7 @@ from typing import Any
 from labsim.checks.result import CheckResult
 from labsim.checks.runner import run_scenario
 from labsim.classroom.board import BOARD_FILE, Board
-from labsim.classroom.errors import ClassError
+from labsim.classroom.errors import ClassError, ClassUsageError
 from labsim.classroom.limits import CLASS_LABEL, Limits, class_labels
 from labsim.classroom.roster import Student
 from labsim.classroom.store import ClassRecord, ClassStore, check_class_name, write_json_atomic
@@ -36,6 +43,9 @@ from labsim.scenario.registry import ScenarioRegistry
 BACKENDS = ("docker", "local")
 DEFAULT_WORKERS = 4
 HINTS_FILE = "hints.json"
+# Set in a lab's state once `class up` started its services: a running lab without it was cut off
+# half-way (Ctrl+C, a crash) and gets its services started on the next `up`, instead of "kept".
+STARTED_KEY = "class_started"
 
 
 @dataclass
@@ -62,14 +72,42 @@ class LabRow:
     detail: str = ""
 
 
+class UpInterrupted(KeyboardInterrupt):
+    """Ctrl+C during `up`: the labs in progress were finished, the others not begun."""
+
+    def __init__(self, events: list[UpEvent], total: int) -> None:
+        super().__init__()
+        self.events = events
+        self.total = total
+
+
+def _remove_leftover_dir(lab_dir: Path) -> None:
+    """A lab folder without its record; a local one may hold a server a cut-off start left running."""
+    if (lab_dir / "root").is_dir():
+        with contextlib.suppress(Exception):  # without a record its units are all we know of it
+            LocalLab(lab_dir, {}).stop()
+    shutil.rmtree(lab_dir, ignore_errors=True)
+
+
+def _unknown_scenario(wanted: str, registry: ScenarioRegistry) -> str:
+    known = [f.name for f in registry.folders()]
+    close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.5)
+    close += [k for k in known if wanted and wanted in k and k not in close]
+    if close:
+        return (
+            f'no scenario "{wanted}"; did you mean {" or ".join(close[:3])}? (`labsim list` shows them all)'
+        )
+    return f'no scenario "{wanted}" in {registry.root}; `labsim list` shows the {len(known)} there are'
+
+
 def load_scenarios(ids: list[str], root: str = "") -> dict[str, Scenario]:
     registry = ScenarioRegistry(Path(root) if root else None)
     found: dict[str, Scenario] = {}
     for sid in ids:
         try:
             found[sid] = registry.get(sid)
-        except ScenarioNotFound as exc:
-            raise ClassError(str(exc)) from None
+        except ScenarioNotFound:
+            raise ClassUsageError(_unknown_scenario(sid, registry)) from None
         except ScenarioError as exc:
             first = exc.issues[0] if exc.issues else "unknown problem"
             raise ClassError(f"scenario {sid} has errors ({first}); `labsim validate` lists them") from None
@@ -187,16 +225,47 @@ class ClassService:
         if self._lab_exists(lab_id):
             lab = self.lab(student.id, scenario.id)
             status = lab.status()
-            if status.state == "running":
+            if status.state == "running" and lab.state.get(STARTED_KEY):
                 return "kept"  # its server may be down on purpose: the student is fixing it
-            if status.state == "stopped":
-                lab.start()
+            if status.state in ("running", "stopped"):
+                # stopped, or running but cut off before its services were started: make it work
+                self._start(lab)
                 return "started"
             lab.destroy()
             action = "recreated"
+        elif self._clear_leftovers(lab_id):
+            action = "recreated"
         lab = self._create(student, scenario)
-        lab.start()  # a server that refuses to start is the scenario's business, not an error here
+        self._start(lab)
         return action
+
+    def _start(self, lab: Lab) -> None:
+        lab.start()  # a server that refuses to start is the scenario's business, not an error here
+        lab.state[STARTED_KEY] = True
+        lab.save_state()
+
+    def _clear_leftovers(self, lab_id: str) -> bool:
+        """What a cut-off `up` left of a lab without its record: the folder, and a container of the
+        lab's name (`Conflict. The container name ... is already in use` otherwise). Nobody could
+        work in it yet (the commands find labs by their record), so it is replaced, not adopted."""
+        found = False
+        if self.record.backend == "docker":
+            import docker
+
+            try:
+                self.client.api.remove_container(f"labsim-{lab_id}", force=True)
+                found = True
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                raise LabError(
+                    f"the Docker engine refused to remove the leftover container of {lab_id}: {exc}"
+                ) from None
+        lab_dir = self.registry.lab_dir(lab_id)
+        if lab_dir.is_dir() and not (lab_dir / STATE_FILE).exists():
+            _remove_leftover_dir(lab_dir)
+            found = True
+        return found
 
     def up(
         self, workers: int = DEFAULT_WORKERS, progress: Callable[[UpEvent], None] | None = None
@@ -229,10 +298,19 @@ class ClassService:
                     progress(event)
             return event
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
             futures = [pool.submit(one, s, sid) for s, sid in pairs]
             for f in as_completed(futures):
                 f.result()
+        except KeyboardInterrupt:
+            # Leaving a `with` block would wait for every queued lab (all 200 of them): drop the queue,
+            # let the labs in progress finish (half-made ones would need repairing), then stop.
+            pool.shutdown(wait=True, cancel_futures=True)
+            with lock:
+                raise UpInterrupted(list(events), total) from None
+        finally:
+            pool.shutdown(wait=True)
         return events
 
     # --- looking at labs ---------------------------------------------------------------
@@ -330,6 +408,15 @@ class ClassService:
         def one(student: Student, sid: str) -> None:
             lab_id = self.record.lab_id(student.id, sid)
             if not self._lab_exists(lab_id):
+                # A folder a cut-off `up` left without its record: its container (if any) goes with
+                # the label sweep below.
+                lab_dir = self.registry.lab_dir(lab_id)
+                if lab_dir.is_dir():
+                    _remove_leftover_dir(lab_dir)
+                    with lock:
+                        removed.append(lab_id)
+                        if progress is not None:
+                            progress(lab_id)
                 return
             self.lab(student.id, sid).destroy()
             with lock:
@@ -370,6 +457,46 @@ def open_class(name: str | None = None, store: ClassStore | None = None) -> Clas
     return ClassService(store.resolve(name), store)
 
 
+def merge_roster(record: ClassRecord, students: list[Student], scenario_ids: list[str]) -> str:
+    """Fold a roster into an existing class: students and scenarios are added, none removed (their
+    labs hold work), a changed name follows the roster. Returns one line saying what changed, or ""
+    when the roster matches: reusing a class name is never a silent merge."""
+    known = {s.id: s for s in record.students}
+    added = [s for s in students if s.id not in known]
+    renamed = [(known[s.id].name, s) for s in students if s.id in known and known[s.id].name != s.name]
+    kept = [s.id for s in record.students if s.id not in {n.id for n in students}]
+    new_scenarios = [sid for sid in dict.fromkeys(scenario_ids) if sid not in record.scenarios]
+    names = {s.id: s.name for _, s in renamed}
+    record.students = [Student(s.id, names.get(s.id, s.name)) for s in record.students] + added
+    record.scenarios += new_scenarios
+    parts = []
+    if added:
+        parts.append(f"added {len(added)} student(s): {', '.join(s.id for s in added)}")
+    if new_scenarios:
+        parts.append(f"added scenario(s) {', '.join(new_scenarios)}")
+    if renamed:
+        parts.append("renamed " + ", ".join(f"{s.id} ({old!r} -> {s.name!r})" for old, s in renamed))
+    if kept:
+        parts.append(f"kept {len(kept)} student(s) not in this roster, with their labs: {', '.join(kept)}")
+    if not parts:
+        return ""
+    return f"class {record.name} already exists; " + "; ".join(parts)
+
+
+def check_cpus(client: Any, limits: Limits) -> None:
+    """A CPU share above what the engine has is refused by Docker at each container's start: say it
+    once, before any lab is made."""
+    try:
+        ncpu = int(client.info().get("NCPU", 0))
+    except Exception:  # an engine that does not say: Docker itself will refuse a share too big
+        return
+    if ncpu and limits.cpus > ncpu:
+        raise ClassUsageError(
+            f"--cpus {limits.cpus:g} is more than the {ncpu} CPU(s) the Docker engine has;"
+            f" give at most {ncpu} (a share like 0.5 is half a core)"
+        )
+
+
 def prepare_class(
     name: str,
     students: list[Student],
@@ -399,12 +526,9 @@ def prepare_class(
         record = store.load(name)
         if record.backend != backend:
             notes.append(f"class {name} runs on the {record.backend} backend; it stays there")
-        known = {s.id for s in record.students}
-        record.students += [s for s in students if s.id not in known]
-        gone = sorted(known - {s.id for s in students})
-        if gone:
-            notes.append(f"kept the labs of students not in this roster: {', '.join(gone)}")
-        record.scenarios += [s for s in scenario_ids if s not in record.scenarios]
+        merged = merge_roster(record, students, scenario_ids)
+        if merged:
+            notes.append(merged)
         if limits is not None:
             record.limits = limits
     else:
@@ -423,5 +547,6 @@ def prepare_class(
 
         client = connect()
         require_image(client)
+        check_cpus(client, record.limits)
     store.save(record)
     return ClassService(record, store, client=client), notes

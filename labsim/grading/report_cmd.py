@@ -1,7 +1,9 @@
 """`labsim report FILE... --format F`: render saved grades (JSON reports) in another format.
 
 A classroom collects each learner's `labsim grade --format json` output and
-turns them into one JUnit file or one CSV sheet here.
+turns them into one JUnit file or one CSV sheet here. A student's class
+feedback (`labsim class grade`'s feedback/<student>.json) is read too: it
+holds that student's grades, one per scenario.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from pathlib import Path
 from typing import TextIO
 
 from labsim.grading.reports import (
+    CLASS_FEEDBACK_FORMAT,
     FORMATS,
     JSON_FORMAT,
     csv_columns,
     render,
     render_csv,
+    render_gradescope_submission,
     render_junit,
 )
 from labsim.grading.score import Grade
@@ -27,6 +31,15 @@ class ReportInputError(Exception):
 
 
 def read_grade(path: Path) -> Grade:
+    """One saved grade; a class feedback file holding several is refused (read_grades takes it)."""
+    grades = read_grades(path)
+    if len(grades) != 1:
+        raise ReportInputError(f"{path}: holds {len(grades)} grades, not one")
+    return grades[0]
+
+
+def read_grades(path: Path) -> list[Grade]:
+    """The grades in a saved labsim grade (one) or a student's class feedback file (one per scenario)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -35,11 +48,17 @@ def read_grade(path: Path) -> Grade:
         raise ReportInputError(f"{path}: cannot read it ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ReportInputError(f"{path} line {exc.lineno}: not JSON ({exc.msg})") from None
-    if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
+    if isinstance(data, dict) and data.get("format") == CLASS_FEEDBACK_FORMAT:
+        entries = data.get("grades")
+        if not isinstance(entries, list) or not entries:
+            raise ReportInputError(f"{path}: a class feedback file without grades")
+    elif isinstance(data, dict) and data.get("format") == JSON_FORMAT:
+        entries = [data]
+    else:
         raise ReportInputError(f'{path}: not a labsim grade (write one with "--format json")')
     try:
-        return Grade.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+        return [Grade.from_dict(entry) for entry in entries]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportInputError(f"{path}: a labsim grade with a missing or damaged field ({exc})") from None
 
 
@@ -50,10 +69,11 @@ def run(paths: list[str], fmt: str, *, out: TextIO | None = None, err: TextIO | 
         print(f"labsim report: unknown format {fmt!r} (known: {', '.join(FORMATS)})", file=err)
         return 2
     try:
-        grades = [read_grade(Path(p)) for p in paths]
+        per_file = [read_grades(Path(p)) for p in paths]
     except ReportInputError as exc:
         print(f"labsim report: {exc}", file=err)
         return 1
+    grades = [g for file_grades in per_file for g in file_grades]
     if not grades:
         print("labsim report: give at least one saved grade (a JSON report)", file=err)
         return 2
@@ -69,9 +89,11 @@ def run(paths: list[str], fmt: str, *, out: TextIO | None = None, err: TextIO | 
         out.write(
             json.dumps([json.loads(render(g, "json")) for g in grades], indent=2, ensure_ascii=False) + "\n"
         )
-    elif fmt == "gradescope" and len(grades) > 1:
+    elif fmt == "gradescope" and len(per_file) > 1:
         print("labsim report: a Gradescope results.json holds one submission; give one file", file=err)
         return 2
+    elif fmt == "gradescope":
+        out.write(render_gradescope_submission(grades))  # one file: one student's submission
     else:
         out.write("\n".join(render(grade, fmt) for grade in grades))
     return 0

@@ -12,6 +12,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import Any
 
 from labsim.checks.result import message_after
 from labsim.grading.score import CheckScore, Grade
@@ -19,6 +20,8 @@ from labsim.grading.score import CheckScore, Grade
 FORMATS = ("text", "json", "junit", "gradescope", "csv")
 JSON_FORMAT = "labsim-grade"
 JSON_FORMAT_VERSION = 1
+# `labsim class grade`'s feedback/<student>.json: a student's labsim-grade reports under "grades".
+CLASS_FEEDBACK_FORMAT = "labsim-class-feedback"
 
 # Characters XML 1.0 cannot carry at all; server transcripts may hold them (a stray BEL, NUL).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -182,6 +185,8 @@ def render_gradescope(grade: Grade, *, visibility: str = "visible") -> str:
     ]
     if sc.hints:
         summary.append(f"{len(sc.hints)} hint(s) taken: -{_pts(sc.penalty)} point(s)")
+    if grade.student:
+        summary.insert(0, f"student {grade.student}")
     data = {
         "score": sc.total,
         "execution_time": round(sum(c.duration_s for c in sc.checks)),
@@ -189,6 +194,9 @@ def render_gradescope(grade: Grade, *, visibility: str = "visible") -> str:
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {
+            # results.json has no field of its own for who was graded: extra_data is where
+            # Gradescope's autograder specification lets us store it.
+            **({"student": grade.student} if grade.student else {}),
             "labsim_version": grade.labsim_version,
             "scenario_id": grade.scenario_id,
             "scenario_version": grade.scenario_version,
@@ -262,3 +270,39 @@ def render(grade: Grade, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(grade)
     raise ValueError(f"unknown report format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def render_gradescope_submission(grades: Sequence[Grade]) -> str:
+    """One results.json for one submission made of several graded scenarios (a student's class
+    feedback): every scenario's tests, numbered on, and the points summed."""
+    if len(grades) == 1:
+        return render_gradescope(grades[0])
+    tests: list[dict[str, Any]] = []
+    output: list[str] = []
+    execution = 0
+    for grade in grades:
+        data = json.loads(render_gradescope(grade))
+        for test in data["tests"]:
+            test["name"] = f"{grade.scenario_id} · {test['name']}"
+            test["number"] = str(len(tests) + 1)
+            tests.append(test)
+        output.append(data["output"])
+        execution += int(data.get("execution_time", 0))
+    students = sorted({g.student for g in grades if g.student})
+    merged = {
+        "score": round(sum(g.score.total for g in grades), 6),
+        "execution_time": execution,
+        "output": "\n".join(output),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            **({"student": students[0]} if len(students) == 1 else {}),
+            "max_score": sum(g.score.max_points for g in grades),
+            "scenarios": [
+                {"id": g.scenario_id, "version": g.scenario_version, "checks_hash": g.checks_hash}
+                for g in grades
+            ],
+        },
+        "tests": tests,
+    }
+    return json.dumps(merged, indent=2, ensure_ascii=False) + "\n"

@@ -184,7 +184,13 @@ class DockerLab(Lab):
         except docker.errors.APIError as exc:
             raise LabError(f"the Docker engine refused to look up lab {self.lab_id}: {_short(exc)}") from exc
 
-    def _running_container(self) -> Any:
+    def _running_container(self, with_services: bool = True) -> Any:
+        """The lab's container, started when it was stopped.
+
+        A stopped lab is one whose services were stopped with it (`stop()`), and the container's
+        init starts none of them. So whoever needs it running (checks, grading, a shell, a file
+        read) gets it as `start()` leaves it: with its services started, else a check would find
+        nothing listening where the learner's server ran. `start()` starts them itself."""
         c = self.container()
         if c.status != "running":
             try:
@@ -192,7 +198,17 @@ class DockerLab(Lab):
                 c.reload()
             except Exception as exc:
                 raise LabError(f"the container of lab {self.lab_id} does not start: {_short(exc)}") from exc
+            if with_services:
+                self._start_services()
         return c
+
+    def _start_services(self) -> ExecResult:
+        outputs, code = [], 0
+        for name in self.spec.services:
+            result = self.service("start", name)
+            outputs.append(result.output)
+            code = code or result.code
+        return ExecResult(code, "".join(outputs))
 
     def container_limits(self) -> dict[str, Any]:
         """The resource limits for the container: the defaults, or what the lab's state asks for
@@ -238,13 +254,8 @@ class DockerLab(Lab):
         self.record_fresh_etc()
 
     def start(self) -> ExecResult:
-        self._running_container()
-        outputs, code = [], 0
-        for name in self.spec.services:
-            result = self.service("start", name)
-            outputs.append(result.output)
-            code = code or result.code
-        return ExecResult(code, "".join(outputs))
+        self._running_container(with_services=False)
+        return self._start_services()
 
     def stop(self) -> None:
         try:

@@ -279,6 +279,8 @@ class LocalLab(Lab):
     def spawn(self, argv: list[str], timeout: float = 30.0) -> Any:
         import pexpect
 
+        if not self.root.is_dir():  # ptyprocess waits forever on a child that cannot chdir there
+            raise LabError(f"lab {self.lab_id} has no root directory any more; reset or recreate it")
         return pexpect.spawn(
             argv[0], argv[1:], env=self.env(), cwd=str(self.root), timeout=timeout, encoding="utf-8"
         )

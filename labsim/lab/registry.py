@@ -132,6 +132,22 @@ class LabRegistry:
                     continue
         return found
 
+    def remove_empty_dirs(self, prefix: str = "") -> builtins.list[str]:
+        """Remove lab folders that hold nothing at all (a lab whose making was cut off before its
+        state.json was written); returns their ids. rmdir removes only an empty folder, so no
+        learner's file can go with it."""
+        if not self.labs_dir.is_dir():
+            return []
+        removed = []
+        for d in sorted(self.labs_dir.iterdir()):
+            if d.name.startswith(prefix) and d.is_dir() and not d.is_symlink():
+                try:
+                    d.rmdir()
+                except OSError:
+                    continue  # not empty: a lab, or files someone may want
+                removed.append(d.name)
+        return removed
+
     def salvage(self, damaged: DamagedLab, spec: LabSpec, scenario_id: str) -> Lab:
         """A lab whose state.json was damaged, usable again: its state is rebuilt from the scenario.
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from labsim import __version__
-from labsim.classroom.package import checks_code_hash, open_assignment
+from labsim.classroom.package import checks_code_hash, open_assignment, strip_solution
 from labsim.lab.from_scenario import apply_solution
 from labsim.lab.registry import LabRegistry
+from labsim.scenario import load_scenario
 from labsim.scenario.registry import default_scenarios_dir
 from tests.classroom.cli_driver import labsim
 
@@ -22,6 +23,7 @@ SCENARIO = "dovecot-maildir"
 @pytest.fixture
 def packed(tmp_path: Path, labsim_home: Path) -> Path:
     out = tmp_path / "hw" / "maildir.labsim"
+    out.parent.mkdir()
     assert labsim("assignment", "pack", str(default_scenarios_dir() / SCENARIO), "--out", str(out)) == 0
     return out
 
@@ -42,9 +44,11 @@ def test_round_trip_fails_fresh_then_passes_after_the_solution(
 ) -> None:
     fresh = tmp_path / "fresh.json"
     args = ["assignment", "run", str(packed), "--backend", "local", "--grade-only"]
-    assert labsim(*args, "--format", "gradescope", "--out", str(fresh)) == 1
+    assert labsim(*args, "--format", "gradescope", "--out", str(fresh), "--student", "ada") == 1
     report = json.loads(fresh.read_text())
     assert report["score"] == 0
+    # results.json has no field of its own for the student: Gradescope keeps extra_data.
+    assert report["extra_data"]["student"] == "ada"
     assert report["extra_data"]["max_score"] == 5
     assert report["extra_data"]["labsim_version"] == __version__
     assert report["extra_data"]["checks_code_hash"] == checks_code_hash()
@@ -58,7 +62,8 @@ def test_round_trip_fails_fresh_then_passes_after_the_solution(
     scenario = assignment.scenarios[0]
     lab = LabRegistry().get(assignment.lab_id(scenario))
     created = lab.state["created"]
-    apply_solution(lab, scenario)
+    assert not scenario.solution.commands  # the packed file has none: the instructor's copy has it
+    apply_solution(lab, load_scenario(default_scenarios_dir() / SCENARIO))
 
     graded = tmp_path / "graded.json"
     assert labsim(*args, "--format", "json", "--out", str(graded)) == 0
@@ -98,7 +103,7 @@ def test_work_script_runs_in_the_lab(
 
 
 def test_headless_without_work_is_refused(packed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert labsim("assignment", "run", str(packed), "--backend", "local") == 1
+    assert labsim("assignment", "run", str(packed), "--backend", "local") == 2  # a usage error
     err = capsys.readouterr().err
     assert err.startswith("labsim: there is no terminal to work in: add --grade-only")
     assert err.count("\n") == 1
@@ -140,3 +145,58 @@ def test_pack_refuses_a_broken_scenario(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.startswith("labsim: ") and "scenario.yaml" in err and err.count("\n") == 1
     assert not (tmp_path / "x.labsim").exists()
+
+
+def test_pack_leaves_the_solution_out(
+    tmp_path: Path, labsim_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = default_scenarios_dir() / "_example"  # its solution writes files/10-mail.conf
+    out = tmp_path / "example.labsim"
+    assert labsim("assignment", "pack", str(example), "--out", str(out)) == 0
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        text = z.read("scenarios/_example/scenario.yaml").decode()
+    assert "scenarios/_example/files/10-mail.conf" not in names
+    assert "solution:" not in text and "mail_location = maildir:~/Maildir" not in text
+    assert text.startswith("# A complete example of the scenario format")  # the rest as written
+    (scenario,) = open_assignment(out).scenarios
+    original = load_scenario(example)
+    assert not scenario.solution.files and not scenario.solution.commands
+    assert scenario.checks_hash() == original.checks_hash()
+    assert [t.hints for t in scenario.tasks] == [t.hints for t in original.tasks]
+    capsys.readouterr()
+    assert labsim("assignment", "run", str(out), "--solution") == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("labsim: the reference solution is not part of an assignment") and err.count("\n") == 1
+    )
+
+
+def test_strip_solution_keeps_the_keys_after_it() -> None:
+    text = "id: x\nsolution:\n  commands:\n    - a\n# about tasks\ntasks:\n  - id: t\n"
+    assert strip_solution(text) == "id: x\ntasks:\n  - id: t\n"
+
+
+@pytest.mark.parametrize("kind", ["missing-folder", "through-a-file", "a-folder", "proc", "read-only"])
+def test_an_unwritable_out_is_refused_before_any_lab(
+    packed: Path, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "plain"
+    a_file.write_text("x")
+    out, says = {
+        "missing-folder": (tmp_path / "nope" / "x.json", f"the folder {tmp_path / 'nope'} does not exist"),
+        "through-a-file": (a_file / "x.json", f"{a_file} is a file, not a folder"),
+        "a-folder": (tmp_path, "it is a folder"),
+        "proc": (Path("/proc/x.json"), "the folder /proc is not writable"),
+        "read-only": (Path("/sys/x.json"), "the folder /sys is not writable"),
+    }[kind]
+    run = ["assignment", "run", str(packed), "--backend", "local", "--grade-only", "--out", str(out)]
+    assert labsim(*run) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"labsim: cannot write the report to {out}: {says}") and err.count("\n") == 1
+    assert LabRegistry().list() == []  # refused before a lab was made
+    pack = ["assignment", "pack", str(default_scenarios_dir() / SCENARIO), "--out", str(out)]
+    assert labsim(*pack) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"labsim: cannot write the assignment file {out}: {says}"), err
+    assert not (tmp_path / "nope").exists()

@@ -20,7 +20,9 @@ from typing import Any
 import pexpect
 import pytest
 
+from labsim.classroom.gradebook import feedback_markdown
 from labsim.classroom.limits import CLASS_LABEL, STUDENT_LABEL
+from labsim.classroom.roster import Student
 from labsim.classroom.service import open_class
 from labsim.lab.docker_backend import LABEL
 from labsim.lab.from_scenario import apply_solution
@@ -131,12 +133,14 @@ def test_class_of_five_on_docker(
         assert [s.get("name") for s in suites] == [f"{s}/{SCENARIO}" for s in STUDENTS]
         assert [s.get("failures") for s in suites] == ["0" if s in SOLVED else "4" for s in STUDENTS]
 
-        (out_dir / "feedback" / "zed.md").write_text("a student who left the class")
+        # Feedback an earlier grading wrote for a student who left goes; the instructor's own files stay.
+        (out_dir / "feedback" / "zed.md").write_text(feedback_markdown(name, Student("zed", "Zed"), []))
+        (out_dir / "feedback" / "notes.md").write_text("the instructor's notes")
         code, _ = run_cli("class", "grade", "--out", str(out_dir), "--name", name)
         assert code == 0
         again = rows(out_dir / "gradebook.csv")
         assert [(r["student"], r["points"]) for r in again] == [(r["student"], r["points"]) for r in book]
-        assert sorted(p.name for p in (out_dir / "feedback").iterdir()) == feedback
+        assert sorted(p.name for p in (out_dir / "feedback").iterdir()) == sorted([*feedback, "notes.md"])
         # Solved labs keep the time they first passed: re-grading does not move it.
         assert [r["time_s"] for r in again if r["student"] in SOLVED] == [
             r["time_s"] for r in book if r["student"] in SOLVED

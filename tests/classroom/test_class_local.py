@@ -50,9 +50,13 @@ def test_up_checks_roster_and_scenarios_before_anything(
     assert labsim("class", "up", "--roster", str(bad), "--scenario", SCENARIO, "--backend", "local") == 1
     assert one_line_error(capsys) == f"{bad} line 2: student id 'ann' is already on line 1"
     good = roster(tmp_path)
-    assert labsim("class", "up", "--roster", str(good), "--scenario", "no-such", "--backend", "local") == 1
+    # An unknown scenario is a usage error (status 2), with the nearest ids as `labsim start` gives them.
+    assert labsim("class", "up", "--roster", str(good), "--scenario", "no-such", "--backend", "local") == 2
     assert one_line_error(capsys).startswith('no scenario "no-such"')
-    assert labsim("class", "up", "--roster", str(good), "--scenario", SCENARIO, "--memory", "lots") == 1
+    up = ["class", "up", "--roster", str(good), "--backend", "local"]
+    assert labsim(*up, "--scenario", "dovecot-maidlir") == 2
+    assert one_line_error(capsys).startswith('no scenario "dovecot-maidlir"; did you mean dovecot-maildir')
+    assert labsim("class", "up", "--roster", str(good), "--scenario", SCENARIO, "--memory", "lots") == 2
     assert one_line_error(capsys) == "memory limit 'lots' is not a size like 256m or 1g"
     assert not (labsim_home / "classes").exists() or not any((labsim_home / "classes").iterdir())
 
@@ -62,7 +66,7 @@ def test_several_classes_need_a_name(labsim_home: Path, capsys: pytest.CaptureFi
         prepare_class(name, [Student("ann", "Ann")], [SCENARIO], "local")
     assert labsim("class", "status") == 1
     assert one_line_error(capsys) == "there are several classes (mon, tue); say which with --name"
-    assert labsim("class", "attach", "ann", "--name", "mon") == 1  # pytest's stdin is no terminal
+    assert labsim("class", "attach", "ann", "--name", "mon") == 2  # pytest's stdin is no terminal
     assert one_line_error(capsys).startswith(
         "a lab shell needs a terminal; from a script use: labsim lab exec"
     )

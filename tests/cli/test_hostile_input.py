@@ -106,7 +106,7 @@ def test_assignment_pack_to_a_path_it_cannot_write(labsim: Labsim, out: str) -> 
     target = out.format(home=labsim.home.parent)
     example = Path(__file__).resolve().parents[2] / "scenarios" / "_example"
     run = labsim("assignment", "pack", "--out", target, str(example))
-    assert run.code == 1
+    assert run.code == 2  # a usage error, refused before anything is packed
     assert one_sentence(run.err).startswith(f"labsim: cannot write the assignment file {target}: ")
 
 

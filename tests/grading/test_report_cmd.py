@@ -90,3 +90,57 @@ def test_unknown_format_and_gradescope_for_many(
     assert "holds one submission" in capsys.readouterr().err
     assert main(["report", "--format", "gradescope", str(saved[1])]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 2.0
+
+
+@pytest.fixture
+def feedback(tmp_path: Path) -> Path:
+    """`labsim class grade`'s feedback/<student>.json: one student's grades, one per scenario."""
+    from labsim.classroom.gradebook import StudentGrade, feedback_json
+    from labsim.classroom.roster import Student
+
+    scenario = load_scenario(EXAMPLE)
+    dave = Student("dave", "Dave")
+    mine = []
+    for passing in ({"mail-location"}, {"mail-location", "alice-inbox", "no-pop3"}):
+        results = [
+            CheckResult(c.id, c.type, c.id in passing, float(c.id in passing), 1) for c in scenario.checks()
+        ]
+        mine.append(StudentGrade(dave, "_example", Grade.build(scenario, results, student="dave")))
+    path = tmp_path / "feedback" / "dave.json"
+    path.parent.mkdir()
+    path.write_text(feedback_json("week1", dave, mine))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "csv", "gradescope"])
+def test_a_class_feedback_file_is_readable(
+    feedback: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--format", fmt, str(feedback)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    if fmt == "text":
+        assert out.count("student dave") == 2 and "score 1/7" in out and "score 5/7" in out
+    elif fmt == "json":
+        assert [(g["student"], g["score"]["checks"][0]["status"]) for g in json.loads(out)] == [
+            ("dave", "passed"),
+            ("dave", "passed"),
+        ]
+    elif fmt == "junit":
+        assert len(ET.fromstring(out).findall("testsuite")) == 2
+    elif fmt == "csv":
+        assert [(r["student"], r["points"]) for r in csv.DictReader(io.StringIO(out))] == [
+            ("dave", "1"),
+            ("dave", "5"),
+        ]
+    else:  # one submission: both scenarios' tests, the points summed, the student kept
+        data = json.loads(out)
+        assert data["score"] == 6 and data["extra_data"]["max_score"] == 14
+        assert data["extra_data"]["student"] == "dave"
+        assert [t["number"] for t in data["tests"]] == [str(n) for n in range(1, 11)]
+
+
+def test_gradescope_keeps_the_student(saved: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--format", "gradescope", str(saved[0])]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["extra_data"]["student"] == "ann"  # results.json has no student field of its own
+    assert data["output"].startswith("student ann\n")
