@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from labsim.classroom.roster import Student
 from labsim.classroom.service import open_class
 from labsim.lab.docker_backend import LABEL
 from labsim.lab.from_scenario import apply_solution
-from tests.classroom.cli_driver import labsim
+from tests.classroom.cli_driver import class_containers, run_cli
 from tests.docker.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -34,17 +33,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SCENARIO = "dovecot-maildir"
 STUDENTS = ["ada", "bea", "cyd", "dan", "eve"]
 SOLVED = {"ada", "cyd"}
-
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = labsim(*argv)
-    return code, out.getvalue()
-
-
-def class_containers(client: Any, name: str) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{CLASS_LABEL}={name}"}))
 
 
 def rows(path: Path) -> list[dict[str, str]]:

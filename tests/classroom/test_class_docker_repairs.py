@@ -8,35 +8,21 @@ starts a second class of containers on a 2-core machine.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labsim.classroom.limits import CLASS_LABEL
 from labsim.classroom.service import STARTED_KEY, open_class
 from labsim.lab.from_scenario import apply_solution
 from labsim.lab.model import STATE_FILE
-from tests.classroom.cli_driver import labsim
+from tests.classroom.cli_driver import class_containers, labsim, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SCENARIO = "dovecot-maildir"
-
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = labsim(*argv)
-    return code, out.getvalue()
-
-
-def class_containers(client: Any, name: str) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{CLASS_LABEL}={name}"}))
 
 
 def test_grade_and_up_repair_a_class_on_docker(

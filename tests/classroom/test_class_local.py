@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 from pathlib import Path
 
 import pytest
@@ -12,16 +10,9 @@ import pytest
 from labsim.classroom.roster import Student
 from labsim.classroom.service import open_class, prepare_class
 from labsim.lab.from_scenario import apply_solution
-from tests.classroom.cli_driver import labsim
+from tests.classroom.cli_driver import labsim, run_cli
 
 SCENARIO = "dovecot-maildir"
-
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = labsim(*argv)
-    return code, out.getvalue()
 
 
 def roster(tmp_path: Path, text: str = "id,name\nann,Ann\nben,Ben\n") -> Path:

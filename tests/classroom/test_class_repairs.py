@@ -4,9 +4,7 @@ write, a reused class name, options out of range, report paths that cannot be wr
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import os
 import shutil
 import signal
@@ -21,17 +19,10 @@ from labsim.classroom.roster import Student
 from labsim.classroom.service import STARTED_KEY, open_class, prepare_class
 from labsim.grading.score import Grade
 from labsim.lab.registry import LabRegistry
-from tests.classroom.cli_driver import labsim
+from tests.classroom.cli_driver import labsim, run_cli
 
 SCENARIO = "dovecot-maildir"
 LABSIM = [sys.executable, "-c", "import sys; from labsim.cli import main; sys.exit(main())"]
-
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = labsim(*argv)
-    return code, out.getvalue()
 
 
 def roster(tmp_path: Path, ids: list[str], name: str = "week1") -> Path:
