@@ -98,8 +98,8 @@ def test_up_repairs_what_an_interrupted_up_left(labsim_home: Path, tmp_path: Pat
     assert (rows["ann"].state, rows["ann"].server) == ("running", "running")
     assert (rows["ben"].state, rows["ben"].server) == ("running", "running")
     # `class down` removes a folder an interrupted `up` left without a record, too.
+    open_class("week1").lab("ben", SCENARIO).stop()  # first: its server's pid files are under root/
     shutil.rmtree(ben_dir / "root")
-    open_class("week1").lab("ben", SCENARIO).stop()
     (ben_dir / "state.json").unlink()
     code, out = run_cli("class", "down", "--yes")
     assert code == 0 and "2 lab(s) removed" in out
