@@ -226,6 +226,12 @@ def test_reload_a_running_server(tmp_path, lab_certs, server_factory, monkeypatc
     make_lab(root, lab_certs, extra="protocols = pop3")
     srv = server_factory(root, free_port_base())
     assert srv.wait_ready(110), srv.stderr
+    # The master writes its pid file just after its listeners open: doveadm finds it by that file.
+    pid_file = root / "run/dovecot/master.pid"
+    for _ in range(100):
+        if pid_file.exists():
+            break
+        time.sleep(0.05)
     monkeypatch.setenv("LABSIM_ROOT", str(root))
     assert run(["reload"], monkeypatch, capsys) == (0, "", "")
     assert "master: Warning: SIGHUP received - reloading configuration" in srv.wait_log("SIGHUP received")

@@ -406,6 +406,7 @@ def cmd_auth_cache(ctx: Context, args: list[str]) -> int:
         socket_path = f"{_base_dir(ctx)}/auth-master"
         problem = f"connect({socket_path}) failed: No such file or directory"
         sys.stderr.write(f"Error: auth-master: auth cache flush: {problem}\n")
+        sys.stderr.flush()
     print("0 cache entries flushed")
     return EX_OK
 
