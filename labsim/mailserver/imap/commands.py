@@ -555,7 +555,9 @@ class MailCommands:
         needs_body, sets_seen = request.needs_body, request.sets_seen
         # FETCH 1:* (UID FLAGS RFC822.SIZE), a client's first look at a big mailbox, goes by a
         # short path that renders the same lines (_fetch_line is the reference).
-        quick = None if needs_body or sets_seen else _quick_renderer(request)
+        # Only where _fetch_line is ours: Courier's session renders flags its own way.
+        plain = type(self)._fetch_line is MailCommands._fetch_line
+        quick = None if needs_body or sets_seen or not plain else _quick_renderer(request)
         out: list[bytes] = []
         pending = 0
         for seq, msg in self._select_msgs(args[0].text, uid):
