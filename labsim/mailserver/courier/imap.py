@@ -23,13 +23,19 @@ from labsim.mailserver.courier.authdaemon import AUTH_ERROR
 from labsim.mailserver.courier.daemon import CourierContext, courier_ip
 from labsim.mailserver.imap import fetch as F
 from labsim.mailserver.imap import responses as R
-from labsim.mailserver.imap.args import BadMailboxName, mailbox_name, normalize_flag
-from labsim.mailserver.imap.commands import MailCommands, ReadLine, Reply, flag_state
+from labsim.mailserver.imap.args import BadMailboxName, mailbox_name
+from labsim.mailserver.imap.commands import (
+    MailCommands,
+    ReadLine,
+    Reply,
+    flag_state,
+    store_args,
+    stored_flags,
+)
 from labsim.mailserver.imap.parser import (
     Atom,
     Command,
     ParseError,
-    Value,
     astring,
     parse_sequence_set,
     split_command,
@@ -375,35 +381,19 @@ class CourierMailCommands(MailCommands):
         return picked, 0
 
     async def store(self, cmd: Command) -> Reply:
-        args = cmd.args()
-        if len(args) < 3 or not isinstance(args[0], Atom) or not isinstance(args[1], Atom):
-            raise ParseError("Invalid arguments")
-        uid = cmd.name.startswith("UID ")
-        item = args[1].upper()
-        silent = item.endswith(".SILENT")
-        base = item.removesuffix(".SILENT")
-        if base not in ("FLAGS", "+FLAGS", "-FLAGS"):
-            raise ParseError("Invalid arguments")
-        raw: list[Value] = list(args[2:])
-        if len(raw) == 1 and isinstance(raw[0], list):
-            raw = raw[0]
-        flags: set[str] = set()
-        for v in raw:
-            if not isinstance(v, Atom):
-                raise ParseError("Invalid arguments")
-            flags.add(normalize_flag(v.text))
+        seqset, uid, base, silent, flags = store_args(cmd)
         flags.discard("\\Recent")
         box = self._box()
         if box.readonly:
             return Reply("NO", "Current box is selected READ-ONLY.", sync=False)
-        targets, bad = self._store_targets(box, args[0].text, uid)
+        targets, bad = self._store_targets(box, seqset, uid)
         new_keywords = sorted(f for f in flags if not f.startswith("\\") and f not in self.keywords)
         if new_keywords and base != "-FLAGS" and targets:
             self.keywords = new_keywords + self.keywords
             await self._announce_flags(box)
         for seq, msg in targets:
             current = set(msg.flags)
-            new = flags if base == "FLAGS" else current | flags if base == "+FLAGS" else current - flags
+            new = stored_flags(base, current, flags)
             if new != current:
                 if "\\Deleted" in new and "\\Deleted" not in current:
                     self.stats.deleted += 1

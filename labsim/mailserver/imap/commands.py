@@ -649,27 +649,9 @@ class MailCommands:
         return b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n"
 
     async def store(self, cmd: Command) -> Reply:
-        args = cmd.args()
-        if len(args) < 3:
-            raise ParseError("Invalid arguments")
-        uid = cmd.name.startswith("UID ")
-        if not isinstance(args[0], Atom) or not isinstance(args[1], Atom):
-            raise ParseError("Invalid arguments")
-        item = args[1].upper()
-        silent = item.endswith(".SILENT")
-        base = item.removesuffix(".SILENT")
-        if base not in ("FLAGS", "+FLAGS", "-FLAGS"):
-            raise ParseError("Invalid arguments")
-        raw: list[Value] = list(args[2:])
-        if len(raw) == 1 and isinstance(raw[0], list):
-            raw = raw[0]
-        flags: set[str] = set()
-        for v in raw:
-            if not isinstance(v, Atom):
-                raise ParseError("Invalid arguments")
-            flags.add(normalize_flag(v.text))
+        seqset, uid, base, silent, flags = store_args(cmd)
         box = self._box()
-        targets = self._select_msgs(args[0].text, uid)
+        targets = self._select_msgs(seqset, uid)
         if box.readonly:
             return Reply("OK", "Store ignored with read-only mailbox")
         new_keywords = sorted(f for f in flags if not f.startswith("\\") and f not in self.keywords)
@@ -678,12 +660,7 @@ class MailCommands:
             await self._announce_flags(box)
         for seq, msg in targets:
             current = set(msg.flags)
-            if base == "FLAGS":
-                new = flags
-            elif base == "+FLAGS":
-                new = current | flags
-            else:
-                new = current - flags
+            new = stored_flags(base, current, flags)
             if new == current:
                 continue  # Dovecot reports only messages whose flags changed
             if "\\Deleted" in new and "\\Deleted" not in current:
@@ -867,6 +844,33 @@ class MailCommands:
 
 
 __all__ = ["MailCommands", "Reply", "Stats", "Str"]
+
+
+def store_args(cmd: Command) -> tuple[str, bool, str, bool, set[str]]:
+    """STORE's arguments: (sequence set, UID STORE?, FLAGS/+FLAGS/-FLAGS, .SILENT?, the flags)."""
+    args = cmd.args()
+    if len(args) < 3 or not isinstance(args[0], Atom) or not isinstance(args[1], Atom):
+        raise ParseError("Invalid arguments")
+    item = args[1].upper()
+    base = item.removesuffix(".SILENT")
+    if base not in ("FLAGS", "+FLAGS", "-FLAGS"):
+        raise ParseError("Invalid arguments")
+    raw: list[Value] = list(args[2:])
+    if len(raw) == 1 and isinstance(raw[0], list):
+        raw = raw[0]
+    flags: set[str] = set()
+    for v in raw:
+        if not isinstance(v, Atom):
+            raise ParseError("Invalid arguments")
+        flags.add(normalize_flag(v.text))
+    return args[0].text, cmd.name.startswith("UID "), base, item.endswith(".SILENT"), flags
+
+
+def stored_flags(base: str, current: set[str], flags: set[str]) -> set[str]:
+    """A message's flags after STORE FLAGS / +FLAGS / -FLAGS."""
+    if base == "FLAGS":
+        return flags
+    return current | flags if base == "+FLAGS" else current - flags
 
 
 def _quick_renderer(req: F.FetchRequest) -> Callable[[int, MessageInfo], bytes] | None:
