@@ -71,12 +71,14 @@ def record_start(root: LabRoot) -> None:
 
 
 def fingerprint(root: LabRoot) -> tuple[object, ...]:
-    """Changes whenever what a login would be answered with may have: state, loaded file."""
-    out: list[object] = [running(root)]
-    for path in (UNIT_STATE, loaded_path(root)):
+    """Changes whenever what a login would be answered with may have. Asked at every login, so
+    it only stats: the unit's record (rewritten at each start and stop), the copy it loaded, the
+    file itself (a bare server's), and the record directory (a unit's first record appears)."""
+    out: list[object] = []
+    for path in (UNIT_STATE, LOADED_RC, AUTHDAEMONRC, STATE_DIR):
         try:
             st = root.path(path).stat()
-            out += [path, st.st_mtime_ns, st.st_size, st.st_ino]
+            out += [st.st_mtime_ns, st.st_size, st.st_ino]
         except OSError:
-            out += [path, None]
+            out += [None]
     return tuple(out)
