@@ -3,10 +3,13 @@ scan or mbox parse is dropped as soon as another program touches the mailbox."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import time
 from pathlib import Path
+
+import pytest
 
 from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.config.model import DovecotSettings
@@ -14,6 +17,7 @@ from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.log import DovecotLog
 from labsim.mailserver.storage import maildir as maildir_mod
 from labsim.mailserver.storage import maildir_files
+from labsim.mailserver.storage import mbox as mbox_mod
 from labsim.mailserver.storage.base import MailStorage
 from labsim.mailserver.storage.location import open_storage
 from labsim.mailserver.storage.mailbox_base import lf_to_crlf, vsize_of
@@ -65,7 +69,9 @@ def test_maildir_scan_is_reused_and_dropped_when_a_file_arrives(tmp_path: Path) 
     ]
     assert [m.uid for m in again.messages] == [1, 2, 3]
     # Sessions get their own objects: one session's flag change is not another's.
-    again.messages[0].flags.add("\\Flagged")
+    # (Flag sets are frozen and shared; a change gives a message a new one.)
+    assert isinstance(again.messages[0].flags, frozenset)
+    again.messages[0].flags = frozenset({"\\Flagged"})
     assert first.messages[0].flags == {"\\Seen"}
 
     # Another program delivers: new/ changes, the next scan sees the message.
@@ -112,6 +118,46 @@ def test_mbox_parse_is_shared_and_an_append_by_another_program_is_seen(tmp_path:
     one.set_flags_many([(one.messages[0], {"\\Seen"}), (one.messages[2], {"\\Flagged"})])
     two.sync()
     assert [m.flags for m in two.messages] == [{"\\Seen"}, set(), {"\\Flagged"}]
+
+
+def test_mbox_sessions_on_an_unchanged_file_share_one_view_and_take_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mbox = tmp_path / "home/alice/mbox"
+    (tmp_path / "home/alice/mail").mkdir(parents=True)
+    mbox.write_bytes(
+        b"".join(b"From a@example.com Mon Jan  1 00:00:00 2024\n" + message(i) + b"\n" for i in (1, 2, 3))
+    )
+    st = storage(tmp_path, "mbox:~/mail:INBOX=~/mbox")
+    st.open("INBOX").close()  # the first look writes X-UIDs and claims \Recent
+    written = mbox.stat().st_ino
+    locks: list[Path] = []
+    real_lock = mbox_mod.mbox_lock
+
+    def counting_lock(
+        root: LabRoot, path: Path, wait: float = 30.0
+    ) -> contextlib.AbstractContextManager[None]:
+        locks.append(path)
+        return real_lock(root, path, wait)
+
+    monkeypatch.setattr(mbox_mod, "mbox_lock", counting_lock)
+    one = st.open("INBOX")
+    two = st.open("INBOX")
+    examined = st.open("INBOX", readonly=True)
+    assert locks == []  # nothing to write: the file is the one already parsed
+    assert mbox.stat().st_ino == written
+    version = mbox_mod._PARSED[mbox]
+    assert version.synced is not None
+    assert [m.uid for m in two.messages] == [1, 2, 3]
+    assert not any(m.recent for m in two.messages) and not any(m.recent for m in examined.messages)
+    # Each session has its own messages; only the frozen flag sets are shared.
+    assert one.messages[0] is not two.messages[0]
+    one.set_flags(one.messages[0], {"\\Seen"})
+    assert locks == [mbox]  # a change is written under the lock
+    assert [m.flags for m in two.messages] == [set(), set(), set()]
+    assert two.sync().flag_changes == [1]
+    assert [m.flags for m in two.messages] == [{"\\Seen"}, set(), set()]
+    assert mbox_mod._PARSED[mbox] is not version
 
 
 def test_uidlist_fast_parse_matches_the_line_by_line_one(monkeypatch: object) -> None:

@@ -202,7 +202,7 @@ def select_and_compare(tmp_path: Path, data: bytes) -> list[MboxMessage]:
         hit = mbox_mod._PARSED.get(home / "mbox")
         if hit is None:
             return []  # not remembered (the file changed meanwhile): nothing to compare
-        assert [seen(m) for m in hit[1]] == [oracle(m.raw) for m in parse_mbox(written)]
+        assert [seen(m) for m in hit.msgs] == [oracle(m.raw) for m in parse_mbox(written)]
         fresh = parse_mbox(written)
         pseudo = fresh.pop(0) if fresh and fresh[0].pseudo else None
         holder = pseudo or (fresh[0] if fresh else None)
@@ -219,7 +219,7 @@ def select_and_compare(tmp_path: Path, data: bytes) -> list[MboxMessage]:
             hit = mbox_mod._PARSED.get(home / "mbox")
             assert hit is not None
             again = parse_mbox((home / "mbox").read_bytes())
-            assert [seen(m) for m in hit[1]] == [oracle(m.raw) for m in again]
+            assert [seen(m) for m in hit.msgs] == [oracle(m.raw) for m in again]
             assert {"\\Seen", "$Label"} <= again[-1].flags
         return parse_mbox(written)
     finally:

@@ -13,6 +13,7 @@ import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from labsim.mailserver.auth.model import AuthResult
@@ -84,7 +85,7 @@ _FLAGS_ITEM = re.compile(rb"FLAGS \(([^)]*)\)")
 _LITERAL_END = re.compile(rb"\{\d+\+?\}$")
 
 
-def courier_flags(flags: set[str], recent: bool) -> str:
+def courier_flags(flags: AbstractSet[str], recent: bool) -> str:
     """imapd's order: system flags, \\Recent, then keywords."""
     out = [f for f in SYSTEM_FLAGS if f in flags]
     if recent:
@@ -455,7 +456,7 @@ class CourierMailCommands(MailCommands):
     def count_changed(self, changes: SyncChanges, before: int, after: int) -> bool:
         return bool(changes.expunged_seqs or changes.new_count or after != before)
 
-    def flag_list(self, flags: set[str], recent: bool) -> str:
+    def flag_list(self, flags: AbstractSet[str], recent: bool) -> str:
         return courier_flags(flags, recent)
 
     async def dispatch(self, cmd: Command, reader: asyncio.StreamReader, read_line: ReadLine) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from labsim.mailserver.connection import ServerContext
@@ -52,16 +53,18 @@ NOPERM_SUBSCRIPTIONS = "[NOPERM] No permission to modify subscriptions"
 FETCH_BATCH_BYTES = 1 << 16
 
 FlagState = tuple[frozenset[str], bool]
-_FLAG_STATES: dict[FlagState, FlagState] = {}
+_FLAG_STATES: dict[frozenset[str], tuple[FlagState, FlagState]] = {}
 
 
-def flag_state(flags: set[str], recent: bool) -> FlagState:
+def flag_state(flags: frozenset[str], recent: bool) -> FlagState:
     """(flags, recent) as a session remembers them for each message: one shared
-    tuple per distinct combination instead of two new objects per message."""
-    key = (frozenset(flags), recent)
-    if len(_FLAG_STATES) >= 4096:
-        return key
-    return _FLAG_STATES.setdefault(key, key)
+    tuple per distinct combination instead of a new one per message."""
+    states = _FLAG_STATES.get(flags)
+    if states is None:
+        states = ((flags, False), (flags, True))
+        if len(_FLAG_STATES) < 4096:
+            _FLAG_STATES[flags] = states
+    return states[recent]
 
 
 def _valid_keyword(text: str) -> bool:
@@ -839,7 +842,7 @@ class MailCommands:
         """EXISTS and RECENT are sent when messages came beyond what the EXPUNGEs explain."""
         return bool(changes.new_count) or after != before - len(changes.expunged_seqs)
 
-    def flag_list(self, flags: set[str], recent: bool) -> str:
+    def flag_list(self, flags: AbstractSet[str], recent: bool) -> str:
         return F.flag_list(flags, recent)
 
 
@@ -875,22 +878,39 @@ def stored_flags(base: str, current: set[str], flags: set[str]) -> set[str]:
 
 def _quick_renderer(req: F.FetchRequest) -> Callable[[int, MessageInfo], bytes] | None:
     """A line renderer for requests of UID, FLAGS and RFC822.SIZE only (no body, no \\Seen to set):
-    the same bytes as _fetch_line, without its general dispatch per message."""
+    the same bytes as _fetch_line, from one format string, without its general dispatch."""
     if req.sections or any(it not in ("UID", "FLAGS", "RFC822.SIZE") for it in req.items):
         return None
     order: list[str] = ["UID"] if req.implicit_uid else []
     order += [it for it in req.items if not (it == "UID" and req.implicit_uid)]
-    flag_list = F.flag_list
+    fmt = (
+        b"* %d FETCH ("
+        + b" ".join(it.encode() + (b" %s" if it == "FLAGS" else b" %d") for it in order)
+        + b")\r\n"
+    )
+    texts = _FLAG_TEXTS.get
 
     def render(seq: int, msg: MessageInfo) -> bytes:
-        parts: list[bytes] = []
+        values: list[int | bytes] = [seq]
         for it in order:
             if it == "UID":
-                parts.append(b"UID %d" % msg.uid)
+                values.append(msg.uid)
             elif it == "FLAGS":
-                parts.append(b"FLAGS " + flag_list(msg.flags, msg.recent).encode())
+                pair = texts(msg.flags) or _flag_texts(msg.flags)
+                values.append(pair[msg.recent])
             else:
-                parts.append(b"RFC822.SIZE %d" % msg.size)
-        return b"* %d FETCH (" % seq + b" ".join(parts) + b")\r\n"
+                values.append(msg.size)
+        return fmt % tuple(values)
 
     return render
+
+
+# FETCH's FLAGS item as bytes, without and with \Recent, per (shared) flag set.
+_FLAG_TEXTS: dict[frozenset[str], tuple[bytes, bytes]] = {}
+
+
+def _flag_texts(flags: frozenset[str]) -> tuple[bytes, bytes]:
+    pair = (F.flag_list(flags, False).encode(), F.flag_list(flags, True).encode())
+    if len(_FLAG_TEXTS) < 4096:
+        _FLAG_TEXTS[flags] = pair
+    return pair

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
@@ -172,9 +173,9 @@ def internaldate(epoch: float) -> str:
 _FLAG_LISTS: dict[tuple[frozenset[str], bool], str] = {}
 
 
-def flag_list(flags: set[str], recent: bool) -> str:
+def flag_list(flags: AbstractSet[str], recent: bool) -> str:
     # A mailbox has few distinct flag combinations: FETCH 1:* FLAGS renders each once.
-    key = (frozenset(flags), recent)
+    key = (flags if isinstance(flags, frozenset) else frozenset(flags), recent)
     text = _FLAG_LISTS.get(key)
     if text is None:
         text = _flag_list(flags, recent)
@@ -183,7 +184,7 @@ def flag_list(flags: set[str], recent: bool) -> str:
     return text
 
 
-def _flag_list(flags: set[str], recent: bool) -> str:
+def _flag_list(flags: AbstractSet[str], recent: bool) -> str:
     order = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
     out = [f for f in order if f in flags]
     out += sorted(f for f in flags if f not in order and f != "\\Recent")

@@ -27,7 +27,7 @@ told). Callers log it.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -61,10 +61,29 @@ class MessageExpunged(StorageError):
     """The message's file is gone: another session expunged it."""
 
 
+# One frozenset per distinct flag combination. A mailbox has few of them, and a message's
+# flags are compared, hashed and rendered far more often than they change: shared sets
+# hash once and compare by identity first.
+_FROZEN_FLAGS: dict[frozenset[str], frozenset[str]] = {}
+FROZEN_FLAGS_KEPT = 4096
+
+
+def frozen_flags(flags: Iterable[str]) -> frozenset[str]:
+    key = flags if isinstance(flags, frozenset) else frozenset(flags)
+    shared = _FROZEN_FLAGS.get(key)
+    if shared is not None:
+        return shared
+    if len(_FROZEN_FLAGS) < FROZEN_FLAGS_KEPT:  # keywords are the client's to invent: bounded
+        _FROZEN_FLAGS[key] = key
+    return key
+
+
 @dataclass(slots=True)  # a session holds one per message: no per-instance dict
 class MessageInfo:
     uid: int
-    flags: set[str]  # "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", keywords
+    # "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", keywords. Frozen, and made by
+    # frozen_flags(): sessions and file versions share one set per combination.
+    flags: frozenset[str]
     size: int  # RFC822.SIZE: bytes as sent, with CRLF line ends
     internaldate: float  # epoch seconds
     recent: bool = False

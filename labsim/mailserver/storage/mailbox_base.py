@@ -47,33 +47,32 @@ class BaseMailbox(Mailbox):
     def __init__(self) -> None:
         self._recent: set[int] = set()
 
-    def _apply_scan(self, infos: dict[int, MessageInfo]) -> SyncChanges:
-        """Merge a fresh view of the mailbox (uid -> info) into self.messages."""
+    def _apply_scan(self, fresh: list[MessageInfo]) -> SyncChanges:
+        """Merge a fresh view of the mailbox, in ascending UID order and ours to keep,
+        into self.messages."""
         if not self.messages:
             # The first look (SELECT): everything is new; the general merge below
             # would give the same, slower.
-            added = [infos[u] for u in sorted(infos)]
+            added = fresh
             recent = self._recent
-            if recent:
+            if recent:  # (fresh infos come with recent=False)
                 for m in added:
                     m.recent = m.uid in recent
-            else:
-                for m in added:
-                    m.recent = False
             self.messages = added
             return SyncChanges(new_count=len(added))
+        infos = {m.uid: m for m in fresh}
         gone = {m.uid for m in self.messages if m.uid not in infos}
         changes = SyncChanges(expunged_seqs=expunge_report(self.messages, gone))
         kept = [m for m in self.messages if m.uid not in gone]
         for seq, m in enumerate(kept, start=1):
-            fresh = infos[m.uid]
-            if fresh.flags != m.flags:
-                m.flags = fresh.flags
+            now = infos[m.uid]
+            if now.flags != m.flags:
+                m.flags = now.flags
                 changes.flag_changes.append(seq)
-            m.size = fresh.size
-            m.key = fresh.key
+            m.size = now.size
+            m.key = now.key
         known = {m.uid for m in kept}
-        added = [infos[u] for u in sorted(infos) if u not in known]
+        added = [m for m in fresh if m.uid not in known]
         for m in added:
             m.recent = m.uid in self._recent
         self.messages = kept + added

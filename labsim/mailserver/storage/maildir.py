@@ -28,6 +28,7 @@ from labsim.mailserver.storage.base import (
     MessageInfo,
     StorageError,
     SyncChanges,
+    frozen_flags,
 )
 from labsim.mailserver.storage.fsutil import (
     atomic_write,
@@ -136,7 +137,7 @@ class MaildirMailbox(BaseMailbox):
                 found[int(idx)] = kw
         return [found.get(i, "") for i in range(max(found) + 1)] if found else []
 
-    def _flags_from_info(self, info: str) -> set[str]:
+    def _flags_from_info(self, info: str) -> frozenset[str]:
         flags: set[str] = set()
         for ch in info:
             if ch in SYSTEM_LETTERS:
@@ -145,7 +146,7 @@ class MaildirMailbox(BaseMailbox):
                 idx = ord(ch) - ord("a")
                 if idx < len(self._keywords) and self._keywords[idx]:
                     flags.add(self._keywords[idx])
-        return flags
+        return frozen_flags(flags)
 
     def _scan(self) -> tuple[dict[int, MessageInfo], set[int]]:
         """Read new/ and cur/ and the uidlist; assign UIDs to new files and, when
@@ -168,7 +169,7 @@ class MaildirMailbox(BaseMailbox):
             _SCANS[cache_key] = _ScanResult(
                 before,
                 dict(self._files),
-                [(m.uid, frozenset(m.flags), m.size, m.internaldate, m.key) for m in infos.values()],
+                [(m.uid, m.flags, m.size, m.internaldate, m.key) for m in infos.values()],
                 frozenset(claimed),
                 list(self._keywords),
                 self.uidvalidity,
@@ -209,8 +210,7 @@ class MaildirMailbox(BaseMailbox):
         self.uidnext = hit.uidnext
         self._files = dict(hit.files)
         infos = {
-            uid: MessageInfo(uid=uid, flags=set(flags), size=size, internaldate=date, key=key)
-            for uid, flags, size, date, key in hit.rows
+            uid: MessageInfo(uid, flags, size, date, False, key) for uid, flags, size, date, key in hit.rows
         }
         return infos, set(hit.claimed)
 
@@ -300,7 +300,7 @@ class MaildirMailbox(BaseMailbox):
         self.uidnext = ul.nextuid
         infos: dict[int, MessageInfo] = {}
         self._files = {}
-        flag_sets: dict[str, set[str]] = {}
+        flag_sets: dict[str, frozenset[str]] = {}
         for f in files.values():
             rec = ul.records[f.base]
             size = size_field(f.base, "W")
@@ -314,13 +314,7 @@ class MaildirMailbox(BaseMailbox):
             flags = flag_sets.get(f.info)
             if flags is None:
                 flags = flag_sets[f.info] = self._flags_from_info(f.info)
-            infos[rec.uid] = MessageInfo(
-                uid=rec.uid,
-                flags=set(flags),
-                size=size,
-                internaldate=mtime,
-                key=f.base,
-            )
+            infos[rec.uid] = MessageInfo(rec.uid, flags, size, mtime, False, f.base)
             self._files[rec.uid] = f
         return infos, claimed
 
@@ -461,7 +455,7 @@ class MaildirMailbox(BaseMailbox):
             return SyncChanges()
         infos, claimed = self._scan()
         self._recent |= claimed
-        return self._apply_scan(infos)
+        return self._apply_scan([infos[u] for u in sorted(infos)])
 
     def read(self, msg: MessageInfo) -> bytes:
         f = self._files.get(msg.uid)
@@ -534,7 +528,9 @@ class MaildirMailbox(BaseMailbox):
             with dotlock(self.root, self.path / UIDLIST):
                 self._rename_to(f, target, msg.uid)
             self._files[msg.uid] = _File(f.base, "cur", target, info)
-        msg.flags = self._flags_from_info(info) | {fl for fl in wanted if not fl.startswith("\\")}
+        msg.flags = frozen_flags(
+            self._flags_from_info(info) | {fl for fl in wanted if not fl.startswith("\\")}
+        )
 
     def _rename_to(self, f: _File, target: str, uid: int) -> None:
         src = self.path / f.subdir / f.fname

@@ -25,6 +25,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from labsim.mailserver.auth.model import UserInfo
@@ -42,6 +43,7 @@ from labsim.mailserver.storage.base import (
     StorageError,
     StoragePermissionError,
     SyncChanges,
+    frozen_flags,
 )
 from labsim.mailserver.storage.fsutil import (
     LOCK_WAIT_SECS,
@@ -110,11 +112,38 @@ def _fcntl_lock(root: LabRoot, path: Path, fd: int, wait: float) -> None:
             raise os_error(root, "fcntl", path, exc) from exc
 
 
+@dataclass(slots=True)
+class _Synced:
+    """One version of the file with its UIDs given, as every session sees it: worked
+    out once for all of them, and never changed."""
+
+    uidvalidity: int
+    uidnext: int
+    needs_write: bool  # assign_uids() changed what only a write records
+    by_uid: dict[int, MboxMessage]
+    new: frozenset[int]  # no O in Status: \Recent to whoever sees them first
+    unclaimed: frozenset[int]  # new, and not left \Recent on purpose: a writable look claims them
+    rows: list[tuple[int, frozenset[str], int, float | None, str]]  # uid, flags, size, date, key
+    undated: bool  # some From_ line has no (usable) date: those take the file's mtime
+
+
+@dataclass(slots=True)
+class _Version:
+    stamp: tuple[int, int, int]
+    msgs: list[MboxMessage]  # the X-IMAP holder first, when the file has one
+    synced: _Synced | None = None
+
+
 # Parsed mbox files by path, with the (inode, size, mtime) they were read at: every
-# session on an unchanged file shares one parse, as Dovecot's sessions share its
-# index. Our own writes replace the file (new inode); delivery appends (new size).
+# session on an unchanged file shares one parse and one view of it, as Dovecot's
+# sessions share its index. Our own writes replace the file (new inode); delivery
+# appends (new size).
 PARSED_CACHE_FILES = 16
-_PARSED: dict[Path, tuple[tuple[int, int, int], list[MboxMessage]]] = {}
+_PARSED: dict[Path, _Version] = {}
+
+
+def _rows(msgs: list[MboxMessage]) -> list[tuple[int, frozenset[str], int, float | None, str]]:
+    return [(m.uid, frozen_flags(m.flags), m.client_size(), m.from_date(), str(m.uid)) for m in msgs]
 
 
 class MboxMailbox(BaseMailbox):
@@ -145,8 +174,14 @@ class MboxMailbox(BaseMailbox):
 
         Only sync() (apply=True) changes what the client sees in `messages`:
         a STORE or EXPUNGE must not shift sequence numbers under the client."""
-        if mutate is None and self._stamp is not None and self._stamp == self._file_stamp():
-            return SyncChanges()  # untouched since we last read it (writes replace the inode)
+        if mutate is None:
+            stamp = self._file_stamp()
+            if self._stamp is not None and self._stamp == stamp:
+                return SyncChanges()  # untouched since we last read it (writes replace the inode)
+            view = self._synced(stamp)
+            # Nothing to write: no lock needed, as the file is the one the view was made from.
+            if view is not None and (self.readonly or not (view.needs_write or view.unclaimed)):
+                return self._show(view, stamp, apply)
         if self.readonly:
             msgs = self._load(shared=True)
             pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
@@ -180,17 +215,49 @@ class MboxMailbox(BaseMailbox):
         self._parsed = {m.uid: m for m in msgs}
         if not apply:
             return SyncChanges()
-        infos: dict[int, MessageInfo] = {}
-        fallback = self._mtime()
-        for m in msgs:
-            infos[m.uid] = MessageInfo(
-                uid=m.uid,
-                flags=set(m.flags),
-                size=m.client_size(),
-                internaldate=m.from_date() or fallback,
-                key=str(m.uid),
+        return self._apply_scan(self._infos(_rows(msgs), undated=True))
+
+    def _synced(self, stamp: tuple[int, int, int] | None) -> _Synced | None:
+        """The shared view of the file at `stamp`, when that version has been parsed."""
+        hit = _PARSED.get(self.path)
+        if stamp is None or hit is None or hit.stamp != stamp:
+            return None
+        if hit.synced is None:
+            msgs = list(hit.msgs)
+            pseudo = msgs.pop(0) if msgs and msgs[0].pseudo else None
+            # On the shared objects: assign_uids() gives the same file the same values.
+            uv, un, dirty = assign_uids(msgs, pseudo, self._fresh_uidvalidity())
+            rows = _rows(msgs)
+            hit.synced = _Synced(
+                uidvalidity=uv,
+                uidnext=un,
+                needs_write=dirty,
+                by_uid={m.uid: m for m in msgs},
+                new=frozenset(m.uid for m in msgs if not m.old),
+                unclaimed=frozenset(m.uid for m in msgs if not m.old and not m.keep_recent),
+                rows=rows,
+                undated=any(not r[3] for r in rows),
             )
-        return self._apply_scan(infos)
+        return hit.synced
+
+    def _show(self, view: _Synced, stamp: tuple[int, int, int] | None, apply: bool) -> SyncChanges:
+        if self.readonly:
+            self._recent |= view.new
+        self.uidvalidity, self.uidnext = view.uidvalidity, view.uidnext
+        self._stamp = stamp if apply else None
+        self._parsed = view.by_uid  # shared: only ever replaced, never changed
+        if not apply:
+            return SyncChanges()
+        return self._apply_scan(self._infos(view.rows, view.undated))
+
+    def _infos(
+        self, rows: list[tuple[int, frozenset[str], int, float | None, str]], undated: bool
+    ) -> list[MessageInfo]:
+        fallback = self._mtime() if undated else 0.0
+        return [
+            MessageInfo(uid, flags, size, date or fallback, False, key)
+            for uid, flags, size, date, key in rows
+        ]
 
     def _load(self, shared: bool) -> list[MboxMessage]:
         """The file's messages (the X-IMAP holder included), parsed once per version
@@ -199,8 +266,8 @@ class MboxMailbox(BaseMailbox):
         file); otherwise copies the caller may change."""
         stamp = self._file_stamp()
         hit = _PARSED.get(self.path)
-        if stamp is not None and hit is not None and hit[0] == stamp:
-            return list(hit[1]) if shared else [m.copy() for m in hit[1]]
+        if stamp is not None and hit is not None and hit.stamp == stamp:
+            return list(hit.msgs) if shared else [m.copy() for m in hit.msgs]
         return self._remember(stamp, self._read(), shared)
 
     def _remember(
@@ -224,7 +291,7 @@ class MboxMailbox(BaseMailbox):
         # Cached only when the file did not change while we read it.
         if stamp is not None and stamp == self._file_stamp() and size == stamp[1]:
             _PARSED.pop(self.path, None)
-            _PARSED[self.path] = (stamp, msgs)
+            _PARSED[self.path] = _Version(stamp, msgs)
             while len(_PARSED) > PARSED_CACHE_FILES:
                 _PARSED.pop(next(iter(_PARSED)))
             return list(msgs) if shared else [m.copy() for m in msgs]
@@ -330,7 +397,7 @@ class MboxMailbox(BaseMailbox):
             raise MessageExpunged(f"Message UID {msg.uid} was expunged")
 
         self._refresh(mutate, apply=False)
-        msg.flags = set(wanted)
+        msg.flags = frozen_flags(wanted)
 
     def set_flags_many(self, changes: list[tuple[MessageInfo, set[str]]]) -> None:
         if not changes:
@@ -359,7 +426,7 @@ class MboxMailbox(BaseMailbox):
 
         self._refresh(mutate, apply=False)
         for msg, flags in applied:
-            msg.flags = set(flags)
+            msg.flags = frozen_flags(flags)
         if missing:
             raise MessageExpunged(f"Message UID {missing[0]} was expunged")
 
