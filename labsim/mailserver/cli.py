@@ -52,10 +52,10 @@ def _config_fatal(log: DovecotLog, exc: ConfigError) -> None:
 
 
 def tune_gc() -> None:
-    """Sessions hold one small object (and a flag set) per message, a million of
-    them with 50 sessions on a 10,000-message mailbox; with Python's default
-    thresholds the collector walks them so often that it costs more than serving
-    them (bench/README.md). Collect young objects less often."""
+    """Sessions hold one small object per message, half a million of them with 50
+    sessions on a 10,000-message mailbox; with Python's default thresholds the
+    collector walks them so often that it costs more than serving them
+    (`python -m bench --only concurrent` shows it). Collect young objects less often."""
     gc.freeze()  # what startup built lives as long as the process
     gc.set_threshold(GC_THRESHOLD, 50, 100)
 
