@@ -3,8 +3,11 @@
 storage = open_storage(root, location, userinfo, log, settings)   # location.py
 storage.separator                       # "." on Maildir++, "/" with LAYOUT=fs and mbox
 storage.list()                          # [MailboxInfo], INBOX included
+storage.list_index_errors()             # non-empty: the list index is unusable, LIST shows INBOX only
+storage.take_notices()                  # `* NO` texts an open()/status() left for the client
 box = storage.open("INBOX", readonly=False)
-box.messages                            # [MessageInfo] in sequence order
+box.messages                            # [MessageInfo] in sequence order; each .flags is a
+                                        #   frozenset shared with others (never changed in place)
 box.read(msg)                           # bytes, CRLF line ends, exactly msg.size long
 box.set_flags(msg, {"\\Seen"})
 box.set_flags_many([(msg, {"\\Seen"}), ...])   # one write for many (POP3 QUIT)
@@ -166,6 +169,17 @@ class MailStorage:
 
     def list(self) -> list[MailboxInfo]:
         raise NotImplementedError
+
+    def list_index_errors(self) -> builtins.list[str]:
+        """The lines Dovecot logs when the mailbox list index can be neither opened nor made.
+        Non-empty: LIST shows INBOX alone, and commands that consult the list (STATUS of a
+        folder, SUBSCRIBE) log these lines first."""
+        return []
+
+    def take_notices(self) -> builtins.list[str]:
+        """Untagged `* NO` texts the last open()/status() left for the client (Dovecot's
+        notify_no callback), each given once."""
+        return []
 
     def open(self, name: str, readonly: bool = False) -> Mailbox:
         raise NotImplementedError
