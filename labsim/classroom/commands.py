@@ -156,25 +156,33 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     from labsim.classroom.service import open_class
+    from labsim.scenario.text import brief_text
 
     service = open_class(args.name)
     service.record.student(args.student)
+    sid = args.scenario or service.record.scenarios[0]
+    scenario = service.scenario(sid)  # an unknown --scenario is said first, with the class's own
     if not sys.stdin.isatty():
-        sid = args.scenario or service.record.scenarios[0]
         lab_id = service.record.lab_id(args.student, sid)
         raise ClassUsageError(
             f"a lab shell needs a terminal; from a script use: labsim lab exec {lab_id} -- COMMAND"
         )
-    return service.attach(args.student, args.scenario)
+    lab = service.lab(args.student, sid)  # a lab never made is said before the brief, not below it
+    if not args.quiet:  # what the student was asked, as `labsim start` shows it to them
+        print(brief_text(scenario), flush=True)
+    print(f"lab {lab.lab_id} of {args.student}: leave the shell with `exit`", file=sys.stderr, flush=True)
+    return service.attach(args.student, sid)
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
     from labsim.classroom.service import open_class
+    from labsim.scenario.text import hint_cost_text
 
     service = open_class(args.name)
     sid = args.scenario or service.record.scenarios[0]
     task, number, text = service.take_hint(args.student, sid, args.task)
-    print(f"hint {number} for task {task} of {sid}: {text}")
+    cost = hint_cost_text(service.scenario(sid).hint_cost(task, number - 1))
+    print(f"hint {number} for task {task} of {sid} ({cost}): {text}")
     return 0
 
 
@@ -362,9 +370,10 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = add("status", cmd_status, "show each student's lab and server")
     _name_arg(p)
     p.add_argument("--json", action="store_true", help="print the labs as JSON")
-    p = add("attach", cmd_attach, "open a student's lab shell")
+    p = add("attach", cmd_attach, "show the scenario's brief and open a student's lab shell")
     p.add_argument("student", metavar="STUDENT", help="a student id from the roster")
     p.add_argument("--scenario", metavar="ID", help="which of the class's scenarios (default: the first)")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not print the brief and tasks")
     _name_arg(p)
     p = add("hint", cmd_hint, "show a student the next hint (recorded for grading)")
     p.add_argument("student", metavar="STUDENT", help="a student id from the roster")

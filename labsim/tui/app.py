@@ -52,6 +52,13 @@ class LabsimApp(App[None]):
         home = HomeScreen(self.services, exam_at_start=self.exam_at_start)
         self.push_screen(home)
 
+    def notifications_shown(self) -> int:
+        """How many notifications are on screen (expired ones are forgotten as they are counted)."""
+        return len(self._notifications)
+
+    def action_dismiss_notifications(self) -> None:
+        self.clear_notifications()
+
     def open_scenario(self, scenario: Scenario) -> None:
         self.push_screen(ScenarioScreen(self.services, scenario))
 
@@ -70,6 +77,12 @@ class LabsimApp(App[None]):
                     "Quit", "Leave labsim; your labs keep running for next time (q)", command.callback
                 )
             yield command
+        if self.notifications_shown():
+            yield SystemCommand(
+                "Dismiss the notifications",
+                "Clear the messages on screen (ctrl+l, or a click on one)",
+                self.action_dismiss_notifications,
+            )
         palette = getattr(screen, "palette_commands", None)
         if callable(palette):
             for command in palette():

@@ -16,6 +16,18 @@ KEYMAP_FILE = "keymap.toml"
 APP_BINDINGS: list[BindingType] = [
     Binding("q", "quit", "Quit", id="app.quit"),
     Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere"),
+    # Notifications go on ctrl+l (a terminal's "clear"), or on a click on one (Textual's Toast).
+    # Not on escape: a check run, a shell or a stop ends with a notification, so escape-first
+    # would turn "c, esc" into "c, esc, esc", and the next key, meant for home, would land on
+    # the scenario (enter opened a transcript). Posting, a Textual app, binds no key for it.
+    Binding(
+        "ctrl+l",
+        "dismiss_notifications",
+        "Dismiss",
+        show=False,
+        priority=True,
+        id="app.dismiss_notifications",
+    ),
 ]
 
 HOME_BINDINGS: list[BindingType] = [

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from labsim.classroom.roster import Student
@@ -72,10 +75,26 @@ def test_hints_are_graduated_recorded_and_run_out(
     hints = service.scenario(SCENARIO).tasks[0].hints
     for n, hint in enumerate(hints, 1):
         assert labsim("class", "hint", "ann") == 0
-        assert capsys.readouterr().out == f"hint {n} for task maildir of {SCENARIO}: {hint.text}\n"
+        # Its hints are free, and the instructor is told so, as `labsim hint` tells a learner.
+        out = capsys.readouterr().out
+        assert out == f"hint {n} for task maildir of {SCENARIO} (costs no points): {hint.text}\n"
     assert labsim("class", "hint", "ann") == 1
     assert one_line_error(capsys) == f"no hints left for ann in {SCENARIO}"
     assert open_class("mon").hints_taken("ann", SCENARIO) == {"maildir": len(hints)}
+
+
+def test_a_hint_says_what_it_costs_the_student(labsim_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # _example's hints cost 0.5, 0.5 and 1 point: the instructor hands them out knowing it.
+    prepare_class("mon", [Student("ann", "Ann")], ["_example"], "local")
+    said = []
+    for _ in range(3):
+        assert labsim("class", "hint", "ann", "--task", "maildir") == 0
+        said.append(capsys.readouterr().out.split(": ")[0])
+    assert said == [
+        "hint 1 for task maildir of _example (costs 0.5 points)",
+        "hint 2 for task maildir of _example (costs 0.5 points)",
+        "hint 3 for task maildir of _example (costs 1 point)",
+    ]
 
 
 def test_local_class_up_grade_down(labsim_home: Path, tmp_path: Path) -> None:
@@ -129,3 +148,38 @@ def test_no_engine_is_one_sentence_and_records_nothing(
     assert message.startswith(f"no Docker engine answers at unix://{tmp_path}/no-engine.sock")
     assert message.endswith("use the local backend instead")
     assert not (labsim_home / "classes").exists() or not any((labsim_home / "classes").iterdir())
+
+
+def test_attach_shows_the_brief_first_unless_quiet(labsim_home: Path) -> None:
+    """The instructor sees what the student was asked, as `labsim start` shows it, then her shell."""
+    service, _ = prepare_class("mon", [Student("ann", "Ann")], [SCENARIO], "local")
+    assert not [e for e in service.up(workers=1) if e.error]
+    scenario = service.scenario(SCENARIO)
+    service.lab("ann", SCENARIO).write_file("/root/whoami.txt", "this is ann's lab\n")
+
+    def attach(*extra: str) -> str:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "labsim.cli", "class", "attach", "ann", "--name", "mon", *extra],
+            env={**os.environ, "SHELL": "/bin/sh", "PS1": "$ "},
+            encoding="utf-8",
+            timeout=30,
+        )
+        try:
+            child.expect_exact("leave the shell with `exit`")
+            said = child.before
+            child.sendline("cat root/whoami.txt; exit")
+            child.expect_exact("this is ann's lab")
+            child.expect(pexpect.EOF)
+        except pexpect.ExceptionPexpect as exc:
+            raise AssertionError(f"`labsim class attach ann {extra}` said: {child.before!r}") from exc
+        child.close()
+        assert child.exitstatus == 0
+        return str(said).replace("\r\n", "\n")
+
+    said = attach()
+    assert said.startswith(f"{scenario.title}\n")
+    assert scenario.brief.strip().splitlines()[0] in said
+    assert f"Task 1 of {len(scenario.tasks)}: {scenario.tasks[0].title}" in said
+    quiet = attach("-q")
+    assert scenario.title not in quiet and "Task 1 of" not in quiet

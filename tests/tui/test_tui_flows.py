@@ -244,7 +244,7 @@ async def test_hints_are_graduated_counted_and_run_out(tmp_path: Path) -> None:
         assert notes[-1] == "No more hints for this task."
         titles = [n.title for n in app._notifications]
         assert titles[:3] == ["Hint 1 of 3 (costs 0.5 points)", "Hint 2 of 3 (costs 0.5 points)",
-                              "Hint 3 of 3 (costs 1 points)"]  # fmt: skip
+                              "Hint 3 of 3 (costs 1 point)"]  # fmt: skip
 
 
 @sync

@@ -16,6 +16,8 @@ from textual import events
 from textual.containers import VerticalScroll
 from textual.widgets import Input, OptionList, RichLog, Static
 
+from labsim.grading.progress import ScenarioProgress
+from labsim.scenario.model import CheckSpec
 from labsim.tui.app import LabsimApp
 from labsim.tui.components.check_list import CheckList
 from labsim.tui.components.lab_status import LabStatusLine
@@ -24,9 +26,9 @@ from labsim.tui.screens.exam import ExamScreen
 from labsim.tui.screens.home import HomeScreen
 from labsim.tui.screens.mail_log import EMPTY_LOG, MailLogScreen
 from labsim.tui.screens.scenario import ScenarioScreen, start_failure
-from labsim.tui.services import LabInfo
+from labsim.tui.services import LabInfo, ScenarioRow
 from tests.tui.test_tui_flows import make_app, messages, open_maildir, text_of
-from tests.tui.tui_fakes import MAILDIR, FakeServices, sync
+from tests.tui.tui_fakes import MAILDIR, TEACHING, FakeServices, sync, with_teaching_point
 
 SMALL = (80, 24)
 
@@ -96,24 +98,47 @@ async def test_a_failed_start_quotes_what_the_start_said(tmp_path: Path) -> None
     assert start_failure("").splitlines()[1] == "it printed nothing"
 
 
+def many_long_checks() -> FakeServices:
+    """The Maildir scenario with its long check and five more like it: more rows than fit at 80x24."""
+    long = with_teaching_point(MAILDIR)
+    more = [CheckSpec(f"extra-{n}", "command", f"{TEACHING}, take {n}", 1.0) for n in range(5)]
+    long.tasks[1].checks.extend(more)
+    fake = FakeServices()
+    fake.rows[0] = ScenarioRow(long, ScenarioProgress(long.id))
+    return fake
+
+
+def prompt_lines(checks: CheckList, option_id: str) -> list[str]:
+    prompt = checks.get_option(option_id).prompt
+    assert isinstance(prompt, Text)
+    return prompt.plain.splitlines()
+
+
 @sync
-async def test_each_check_takes_one_line_and_the_detail_shows_it_whole(tmp_path: Path) -> None:
-    app = make_app(FakeServices(), tmp_path)
+async def test_a_long_check_wraps_whole_beside_its_mark_and_points(tmp_path: Path) -> None:
+    # At 80x24 the side column is 38 wide: the check was cut to "· -/2 Alice logs in to Couri…".
+    app = make_app(many_long_checks(), tmp_path)
     async with app.run_test(size=SMALL) as pilot:
         screen = await open_maildir(pilot, app)
         checks = screen.query_one(CheckList)
         width = checks.scrollable_content_region.width
-        for i in range(checks.option_count):
+        lines = prompt_lines(checks, "alice-inbox")
+        lead = len("· -/2 ")
+        assert len(lines) > 2 and lines[0].startswith("· -/2 Alice logs in")
+        assert all(line[:lead] == " " * lead for line in lines[1:]), lines  # the marks' column stays clear
+        assert " ".join(line[lead:] for line in lines) == TEACHING  # every word, none cut
+        assert checks.max_scroll_y > 0  # more rows than its share of the column: the list scrolls,
+        for i in range(checks.option_count):  # and the gutter kept for the scrollbar keeps every row whole
             prompt = checks.get_option_at_index(i).prompt
-            assert isinstance(prompt, Text) and prompt.cell_len < width, prompt
-        assert checks.region.height == checks.option_count  # no wrapped lines
+            assert isinstance(prompt, Text) and "…" not in prompt.plain
+            assert all(len(line) < width for line in prompt.plain.splitlines()), prompt.plain
         await pilot.press("c")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        checks.highlighted = checks.get_option_index("alice-inbox")
+        checks.highlighted = checks.get_option_index("mail-location")
         await pilot.pause()
         detail = text_of(screen.query_one("#check-detail", Static))
-        assert "alice-inbox: not yet. Seen [AUTH] in the answer." in detail
+        assert "mail-location: OK. Seen [AUTH] in the answer." in detail
         assert screen.query_one("#detail-scroll", VerticalScroll).region.bottom <= SMALL[1] - 1
 
 

@@ -14,7 +14,7 @@ from labsim.tui.app import LabsimApp
 from labsim.tui.components.check_list import CheckList
 from labsim.tui.components.scenario_list import ScenarioList
 from labsim.tui.services import ScenarioRow
-from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices, teaching_services
+from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices, scenario, teaching_services
 
 SIZES = [(80, 24), (120, 40)]
 Compare = Callable[..., bool]
@@ -135,3 +135,25 @@ async def exam_scenario_checked(pilot: Pilot[Any]) -> None:
 def test_a_scenario_during_the_exam_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
     """No teaching points, passed or not yet only, and no t/h/v in the footer."""
     assert snap_compare(teaching_app(tmp_path), terminal_size=(80, 24), run_before=exam_scenario_checked)
+
+
+# Titles as long as the bundled ones: at 80 columns they were cut ("Dovecot listeners: one
+# address, an extr…"); now the minutes give way and what still does not fit wraps, whole.
+LONG_TITLES = [
+    ("dovecot-listeners", "Dovecot listeners: one address, an extra IMAP port, no plain POP3", ["dovecot"]),
+    ("dovecot-mbox-spool", "mbox: the inbox in the spool, the folders at home", ["mbox"]),
+    ("courier-imap-limits", "Courier-IMAP: switch on the IMAP daemon and limit connections", ["courier"]),
+]
+
+
+def long_titles_app(tmp_path: Path) -> LabsimApp:
+    fake = services()
+    fake.rows += [
+        ScenarioRow(scenario(sid, title, topics, difficulty="intermediate"), ScenarioProgress(sid))
+        for sid, title, topics in LONG_TITLES
+    ]
+    return LabsimApp(fake, keymap_file=tmp_path / "none.toml")
+
+
+def test_home_screen_with_long_titles_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    assert snap_compare(long_titles_app(tmp_path), terminal_size=(80, 24), run_before=settle)

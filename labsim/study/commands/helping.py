@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from labsim.scenario.text import hint_cost_text
 from labsim.study.commands.activity import Activity
 from labsim.study.commands.common import (
     EXIT_FAILED,
@@ -30,11 +31,9 @@ def cmd_hint(args: argparse.Namespace) -> int:
         return EXIT_OK
     task = scen.task(task_id)
     title = task.title if task is not None and task.title else task_id
-    # Said either way: a learner weighing whether to take a hint wants to know.
-    cost = " (costs no points)"
-    if shown.cost:
-        cost = f" (costs {shown.cost:g} point{'s' if shown.cost != 1 else ''})"
-    print(f"hint {shown.index + 1} of {shown.total} for task {task_id}: {title}{cost}")
+    print(
+        f"hint {shown.index + 1} of {shown.total} for task {task_id}: {title} ({hint_cost_text(shown.cost)})"
+    )
     print()
     print(shown.hint.text.rstrip())
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from labsim.scenario.model import Scenario
+from labsim.scenario.text import brief_text
 from labsim.study.commands.activity import Activity
 from labsim.study.commands.browse import ports
 from labsim.study.commands.common import (
@@ -28,14 +28,6 @@ def open_with_progress(study: StudySession, scenario_id: str) -> tuple[LabInfo, 
         activity.step(f"looking for the lab of {scen.id}")
         info = study.open_lab(scen, on_step=activity.step)
     return info, scen.id
-
-
-def brief_text(scen: Scenario) -> str:
-    """The brief and the tasks, as the TUI shows them, for a learner who works from the CLI."""
-    parts = [f"{scen.title}", "=" * min(len(scen.title), 78), "", scen.brief.strip(), ""]
-    for n, task in enumerate(scen.tasks, 1):
-        parts += [f"Task {n} of {len(scen.tasks)}: {task.title or task.id}", "", task.text.strip(), ""]
-    return "\n".join(parts)
 
 
 def cmd_start(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """A scenario's tasks and their checks, each with its state: not run, running, passed, failed, error.
 
-One line per check, cut with an ellipsis: the list stays a list a learner can scan at 80x24, and
-the detail below it gives the highlighted check's whole description and message.
+Each check's mark and points lead its row and its description wraps beside them, whole: at 80x24
+the side column is 38 wide, and a description cut at 30 characters lost the words that say what
+is checked. The list scrolls when the rows outgrow its share of the column; the detail below it
+gives the highlighted check's message.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from labsim.checks.result import CheckResult
 from labsim.scenario.model import Scenario
+from labsim.tui.components.wrapping import hanging
 
 RUNNING = "running"
 MARKS = {
@@ -64,17 +67,14 @@ class CheckList(OptionList):
         got = _points(result.points if result else 0.0) if result else "-"
         if self.hiding:
             description = exam_description(description)
-        text = Text.assemble(
-            (f"{mark} ", style), (f"{got}/{_points(worth)} ", "dim"), description or check_id
-        )
-        return self._one_line(text)
+        lead = Text.assemble((f"{mark} ", style), (f"{got}/{_points(worth)} ", "dim"))
+        return hanging(lead, description or check_id, self._row_width())
 
-    def _one_line(self, text: Text) -> Text:
+    def _row_width(self) -> int:
+        # The gutter is kept for the scrollbar (scrollbar-gutter: stable in labsim.tcss), so rows
+        # wrapped for this width still fit once the list grows long enough to scroll.
         width = self.scrollable_content_region.width - 1  # a column for the scrollbar's edge
-        if width > 8:
-            text.truncate(width, overflow="ellipsis")
-        text.no_wrap = True
-        return text
+        return width if width > 8 else 80  # not laid out yet: on_resize wraps the rows again
 
     def on_resize(self) -> None:
         self.rebuild()
@@ -83,7 +83,7 @@ class CheckList(OptionList):
         keep = self.highlighted
         options: list[Option | None] = []
         for n, task in enumerate(self.scenario.tasks, 1):
-            heading = self._one_line(Text(f"{n}. {task.title or task.id}", style="bold"))
+            heading = hanging(Text(f"{n}. ", style="bold"), task.title or task.id, self._row_width(), "bold")
             options.append(Option(heading, id=f"task:{task.id}", disabled=True))
             for check in task.checks:
                 options.append(Option(self._prompt(check.id, check.description, check.points), id=check.id))

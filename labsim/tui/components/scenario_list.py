@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from labsim.tui.components.wrapping import wrap_words
 from labsim.tui.keymap import SCENARIO_LIST_BINDINGS
 from labsim.tui.services import GROUPS, ScenarioRow
 
 STATE_STYLE = {"passed": "bold green", "in progress": "yellow", "not started": "dim"}
 TITLE_WIDTH = 30  # the least a title gets; wider terminals give titles the room
-# difficulty and minutes ("intermediate " + " 15 min  "); the progress column is as wide as its
-# widest entry, so "not started" everywhere leaves the titles more room than "in progress 10/10"
-DIFFICULTY_AND_TIME = 13 + 9
+DIFFICULTY = 13  # "intermediate "
+MINUTES = 9  # " 15 min  "
 SCROLLBAR = 2  # drawn inside the content region when the list is longer than the screen
+
+
+@dataclass(frozen=True)
+class Columns:
+    """How a list's rows are laid out: the title's width, and whether the minutes have a column."""
+
+    title: int = TITLE_WIDTH
+    minutes: bool = True
 
 
 def _points(value: float) -> str:
@@ -31,22 +41,31 @@ def progress_text(row: ScenarioRow) -> str:
     return row.state
 
 
-def title_width(rows: list[ScenarioRow], columns: int) -> int:
+def columns_for(rows: list[ScenarioRow], columns: int) -> Columns:
+    """Titles take the room there is. When the longest would not fit beside the minutes, the
+    minutes give up their column (the scenario screen's subtitle says them), and a title still
+    too long wraps onto a second line: no title loses its last words."""
     longest = max((len(r.scenario.title) for r in rows), default=TITLE_WIDTH)
     progress = max((len(progress_text(r)) for r in rows), default=len("not started"))
-    room = columns - SCROLLBAR - DIFFICULTY_AND_TIME - progress - 1
-    return max(TITLE_WIDTH, min(longest, room))
+    room = columns - SCROLLBAR - DIFFICULTY - progress - 1  # the progress column is as wide as its widest
+    if longest <= room - MINUTES:
+        return Columns(max(TITLE_WIDTH, longest), minutes=True)
+    room -= 1  # the space that keeps the difficulty two columns off the progress
+    return Columns(max(TITLE_WIDTH, min(longest, room)), minutes=False)
 
 
-def row_prompt(row: ScenarioRow, width: int = TITLE_WIDTH) -> Text:
+def row_prompt(row: ScenarioRow, layout: Columns | None = None) -> Text:
+    """The title (wrapped between words when it is longer than its column), then the difficulty,
+    the minutes when they have a column, and the progress, on the title's first line."""
+    layout = layout or Columns()
     s = row.scenario
-    title = s.title if len(s.title) <= width else s.title[: width - 1] + "…"
-    return Text.assemble(
-        (f"{title:<{width}} ", "bold"),
-        (f"{s.difficulty:<12} ", ""),
-        (f"{s.estimated_minutes:>3} min  ", "dim"),
-        (progress_text(row), STATE_STYLE.get(row.state, "")),
-    )
+    first, *more = wrap_words(s.title, layout.title)
+    prompt = Text.assemble((f"{first:<{layout.title}} ", "bold"), (f"{s.difficulty:<12} ", ""))
+    prompt.append(f"{s.estimated_minutes:>3} min  " if layout.minutes else " ", "dim")
+    prompt.append(progress_text(row), STATE_STYLE.get(row.state, ""))
+    for line in more:
+        prompt.append("\n" + line, "bold")
+    return prompt
 
 
 def matches(row: ScenarioRow, query: str) -> bool:
@@ -80,14 +99,14 @@ class ScenarioList(OptionList):
         shown: list[str] = []  # scenario ids in display order
         visible = self.visible_rows()
         order = {g: i for i, g in enumerate(GROUPS)}
-        width = title_width(self.rows, self.size.width)
+        layout = columns_for(self.rows, self.size.width)
         for group in sorted({r.group for r in visible}, key=lambda g: (order.get(g, len(GROUPS)), g)):
             if options:
                 options.append(None)
             options.append(Option(Text(group, style="bold underline"), id=f"group:{group}", disabled=True))
             for row in visible:
                 if row.group == group:
-                    options.append(Option(row_prompt(row, width), id=row.scenario.id))
+                    options.append(Option(row_prompt(row, layout), id=row.scenario.id))
                     shown.append(row.scenario.id)
         if not options:
             empty = "No scenario matches the filter." if self.rows else "No scenarios found."

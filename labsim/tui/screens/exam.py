@@ -24,6 +24,7 @@ from labsim.checks.result import CheckResult
 from labsim.grading.score import Score, score
 from labsim.lab.model import LabError
 from labsim.scenario.model import Scenario
+from labsim.tui.components.wrapping import wrap_words
 from labsim.tui.keymap import EXAM_BINDINGS
 from labsim.tui.palette import PaletteCommand
 from labsim.tui.screens.confirm import ConfirmScreen
@@ -71,8 +72,11 @@ def exam_row(session: ExamSession, scenario: Scenario, width: int = TITLE_WIDTH)
             style = "bold green" if sc.all_passed else "yellow"
     else:
         state, style = ("checked", "cyan") if results is not None else ("not checked yet", "dim")
-    title = scenario.title if len(scenario.title) <= width else scenario.title[: width - 1] + "…"
-    return Text.assemble((f"{title:<{width}} ", "bold"), (state, style))
+    first, *more = wrap_words(scenario.title, width)  # a long title wraps, as on the home screen
+    row = Text.assemble((f"{first:<{width}} ", "bold"), (state, style))
+    for line in more:
+        row.append("\n" + line, "bold")
+    return row
 
 
 class ExamScreen(Screen[None]):

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Markdown, OptionList, Static
 from labsim.checks.result import CheckResult
 from labsim.lab.model import LabError
 from labsim.scenario.model import Scenario
+from labsim.scenario.text import hint_cost_text
 from labsim.tui.components.check_detail import CheckDetail
 from labsim.tui.components.check_list import CheckList
 from labsim.tui.components.lab_status import LabStatusLine
@@ -498,8 +499,13 @@ class ScenarioScreen(Screen[None]):
         if shown.hint.text not in listed:
             listed.append(shown.hint.text)
         self.refresh_brief(show_end=True)  # the hints are listed at the end of the brief
-        cost = f" (costs {shown.cost:g} points)" if shown.cost else ""
-        self.notify(shown.hint.text, title=f"Hint {shown.index + 1} of {shown.total}{cost}", timeout=15)
+        # Long enough to read; ctrl+l or a click dismisses it sooner (app.dismiss_notifications).
+        self.notify(
+            shown.hint.text,
+            title=f"Hint {shown.index + 1} of {shown.total} ({hint_cost_text(shown.cost)})",
+            markup=False,  # a hint quotes configs and protocol lines: [imap], [AUTH] are text
+            timeout=15,
+        )
 
     def action_mail_log(self) -> None:
         if self.require_lab():
