@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from labsim.mailserver.anvil import Anvil
 from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.auth.service import AuthService
 from labsim.mailserver.config.model import DovecotSettings
@@ -179,6 +180,7 @@ class ServerContext:
     tls_error: str | None = None
     hostname: str = "localhost"  # for the APOP timestamp
     mail_pid: int = 0  # shown as mpid=/<pid> in log lines; 0: our own pid
+    anvil: Anvil | None = None  # the logged-in sessions doveadm who/kick see (Dovecot only)
 
     def plaintext_allowed(self, conn: ClientConn) -> bool:
         """USER/PASS, LOGIN and AUTH PLAIN/LOGIN on this connection (Dovecot's rule)."""

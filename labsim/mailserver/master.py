@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from labsim.mailserver.anvil import Anvil
 from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.auth.service import AuthService
 from labsim.mailserver.config import dovecot as dovecot_config
@@ -148,6 +149,7 @@ class Master:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Future[None]] = set()
         self.ready = threading.Event()  # set once contexts exist and listeners accept
+        self.anvil = Anvil(log)  # the sessions `doveadm who|kick` ask about, on <base_dir>/anvil
 
     # --- configuration
 
@@ -183,6 +185,7 @@ class Master:
                 tls_error=tls.error,
                 hostname=self.hostname,
                 mail_pid=os.getpid(),
+                anvil=self.anvil,
             )
             old = self.contexts.get(proto)
             if old is not None:
@@ -483,6 +486,8 @@ class Master:
             await self.close_listeners(list(self.servers))
             return EXIT_FATAL
         self.write_pid_file()
+        anvil_path = self.settings.base_dir.rstrip("/") + "/anvil"
+        await self.anvil.listen(self.root.path(anvil_path), anvil_path)
         if handle_signals:
             self._start_signal_thread(self._loop)
         cores = "" if resource.getrlimit(resource.RLIMIT_CORE)[0] != 0 else " (core dumps disabled)"
@@ -495,6 +500,7 @@ class Master:
         self.ready.set()
         await self._stopping.wait()
         await self.close_listeners(list(self.servers))
+        await self.anvil.close()
         if self.sessions:
             _, pending = await asyncio.wait(list(self.sessions), timeout=STOP_GRACE)
             for task in pending:

@@ -8,6 +8,7 @@ after login it works on INBOX (replies of the mail process). Deletions and
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -17,6 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from labsim.mailserver import anvil
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UnknownMechanism, UserInfo
 from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext, no_delay
 from labsim.mailserver.storage.base import Mailbox, MessageInfo, StorageError
@@ -448,11 +450,18 @@ class Pop3Session:
         sessions = self.ctx.userip_sessions
         sessions[key] = sessions.get(key, 0) + 1
         reason = "Connection closed"
+        entry = anvil.connect(self.ctx.anvil, mail.user, "pop3", self.conn.rip, mpid)
         try:
             reason = await self.mail_loop(mail, prefix)
         except ClientGone:
             reason = "Connection closed"
+        except asyncio.CancelledError:
+            if not anvil.kicked(entry):
+                raise  # the server stops
+            await anvil.farewell(self.send(f"-ERR [SYS/TEMP] {anvil.SHUTTING_DOWN}"))  # `doveadm kick`
+            reason = anvil.SHUTTING_DOWN
         finally:
+            anvil.disconnect(self.ctx.anvil, entry)
             sessions[key] = sessions.get(key, 1) - 1
             if sessions[key] <= 0:
                 sessions.pop(key, None)

@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from labsim.mailserver import anvil
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UserInfo
 from labsim.mailserver.connection import ClientConn, ServerContext, no_delay
 
@@ -78,6 +79,7 @@ class ImapSession:
         self.user: UserInfo | None = None
         self.mail: MailCommands | None = None
         self.userip_key: tuple[str, str] | None = None
+        self.anvil_entry: anvil.Entry | None = None  # while logged in: what doveadm who lists
         self.last_command = ""
         self.last_command_done = time.monotonic()
 
@@ -146,6 +148,7 @@ class ImapSession:
         try:
             await self._run()
         finally:
+            anvil.disconnect(self.ctx.anvil, self.anvil_entry)
             if self.mail is not None:
                 self.mail.close()
             if self.userip_key is not None:
@@ -180,6 +183,11 @@ class ImapSession:
         except Disconnect as exc:
             if exc.log_reason:
                 self._log_gone(exc.log_reason)
+        except asyncio.CancelledError:
+            if not anvil.kicked(self.anvil_entry):
+                raise  # the server stops
+            await anvil.farewell(self._bye(anvil.SHUTTING_DOWN))  # `doveadm kick`: as a SIGTERMed imap
+            self._log_gone(anvil.SHUTTING_DOWN)
 
     def _log_gone(self, reason: str) -> None:
         if self.user is None:
@@ -426,6 +434,7 @@ class ImapSession:
             + f", session=<{self.conn.session_id}>",
         )
         self.user = info
+        self.anvil_entry = anvil.connect(self.ctx.anvil, info.user, "imap", self.conn.rip, self.mail_pid)
         storage: MailStorage | None = None
         try:
             storage = self.ctx.open_storage(info)

@@ -1,4 +1,4 @@
-"""doveadm for the lab: pw, auth test|login|lookup|cache flush, user, mailbox list|status, reload, stop.
+"""doveadm for the lab: pw, auth, user, mailbox list|status, who, kick, reload, stop.
 
 Output, messages and exit codes follow Dovecot 2.3's doveadm (EX_NOPERM 77
 for a failed `auth test`, EX_NOUSER 67 for an unknown user, EX_TEMPFAIL 75
@@ -43,15 +43,17 @@ _USAGE_LINES = [
     "  auth         cache|login|lookup|test",
     "  config       [doveconf parameters]",
     "  help         [<cmd>]",
+    "  kick         [-a <anvil socket path>] <user mask>[|]<ip/bits>",
     "  mailbox      list|status",
     "  pw           [-l] [-p plaintext] [-r rounds] [-s scheme] [-t hash] [-u user] [-V]",
     "  reload       ",
     "  stop         ",
     "  user         [-a <userdb socket path>] [-x <auth info>] [-f field] [-e <value>] [-u] "
     "<user mask> [<user mask> [...]]",
+    "  who          [-a <anvil socket path>] [-1] [<user mask>] [<ip/bits>]",
 ]
 USAGE = "\n".join(_USAGE_LINES) + "\n"
-USER_USAGE = "doveadm user " + _USAGE_LINES[-1].split(None, 1)[1] + "\n"
+USER_USAGE = "doveadm user " + _USAGE_LINES[-2].split(None, 1)[1] + "\n"
 AUTH_USAGE = (
     "usage: doveadm [-Dv] [-f <formatter>] auth <command> [<args>]\n"
     "  cache        flush\n"
@@ -489,6 +491,18 @@ def cmd_mailbox(ctx: Context, args: list[str]) -> int:
     return doveadm_mailbox.run(ctx, args)
 
 
+def cmd_who(ctx: Context, args: list[str]) -> int:
+    from labsim.mailserver.tools import doveadm_who
+
+    return doveadm_who.cmd_who(ctx, args)
+
+
+def cmd_kick(ctx: Context, args: list[str]) -> int:
+    from labsim.mailserver.tools import doveadm_who
+
+    return doveadm_who.cmd_kick(ctx, args)
+
+
 COMMANDS: dict[str, Callable[[Context, list[str]], int]] = {
     "pw": cmd_pw,
     "auth": cmd_auth,
@@ -496,6 +510,8 @@ COMMANDS: dict[str, Callable[[Context, list[str]], int]] = {
     "reload": cmd_reload,
     "stop": cmd_stop,
     "mailbox": cmd_mailbox,
+    "who": cmd_who,
+    "kick": cmd_kick,
 }
 
 
@@ -549,4 +565,7 @@ def main(argv: list[str] | None = None, *, settings: DovecotSettings | None = No
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the package's module, so the commands in other modules raise the _Fail main() catches.
+    from labsim.mailserver.tools import doveadm as _package_module
+
+    sys.exit(_package_module.main())
