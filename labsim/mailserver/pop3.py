@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from labsim.mailserver import anvil
 from labsim.mailserver.auth.model import AuthRequest, AuthResult, UnknownMechanism, UserInfo
 from labsim.mailserver.connection import ClientConn, ClientGone, LineTooLong, ServerContext, no_delay
-from labsim.mailserver.storage.base import Mailbox, MessageInfo, StorageError
+from labsim.mailserver.storage.base import Mailbox, MailboxNoPermission, MessageInfo, StorageError
 
 LOGIN_MAX_LINE = 8192  # a login process accepts short lines only
 MAIL_MAX_LINE = 65536
@@ -37,6 +37,10 @@ INTERNAL_ERROR = "Internal error occurred. Refer to server log for more informat
 STORAGE_ERRORS = (StorageError, OSError)
 
 _conn_counter = itertools.count(1)
+
+
+class _MailProcessEnded(Exception):
+    """The mail process ended the session right after login (no mail user, or no INBOX)."""
 
 
 class _Disconnect(Exception):
@@ -206,6 +210,9 @@ class Pop3Session:
             await self.login_phase()
         except _Disconnect as exc:
             log.info("pop3-login", f"Disconnected: {exc.reason}: {self.login_log_tail()}")
+            await self.conn.close()
+            return
+        except _MailProcessEnded:  # its reply and its log lines are out already
             await self.conn.close()
             return
         except ClientGone:
@@ -425,21 +432,48 @@ class Pop3Session:
         prefix = f"pop3({user})<{mpid}><{self.conn.session_id}>"
         try:
             storage = self.ctx.open_storage(userinfo)
+        except STORAGE_ERRORS as exc:
+            # The mail user cannot be set up (no mail_location and nothing to detect): Dovecot's
+            # client has `+OK Logged in.`, then the connection closes without another word.
+            await self.send("+OK Logged in.")
+            why = self.describe(exc)
+            self.ctx.log.error(prefix, why)
+            self.ctx.log.info(prefix, f"Disconnected: {why} top=0/0, retr=0/0, del=0/0, size=0")
+            raise _MailProcessEnded from exc
+        try:
             box = storage.open("INBOX", readonly=False)
         except STORAGE_ERRORS as exc:
-            why = self.describe(exc)
-            self.ctx.log.error(prefix, f"Couldn't open INBOX: {why}")
-            if isinstance(exc, PermissionError):
-                await self.send("-ERR [SYS/PERM] Permission denied")
-            else:
-                await self.send(f"-ERR [SYS/TEMP] {INTERNAL_ERROR}")
-            raise _Disconnect(f"Couldn't open INBOX: {why}") from exc
+            await self.inbox_failed(prefix, exc)
+            raise _MailProcessEnded from exc
+        for error in storage.take_log_errors():
+            self.ctx.log.error(prefix, error)
         messages = list(box.messages)
         mail = _Mail(user, userinfo, box, messages)
         mail.stats.messages = len(messages)
         mail.stats.size = sum(m.size for m in messages)
         self.mail = mail
         await self.send("+OK Logged in.")
+
+    async def inbox_failed(self, prefix: str, exc: BaseException) -> None:
+        """The login went through; the mail process then could not open INBOX. The client has
+        `+OK Logged in.` before the mail process's `-ERR`, and the mail process logs why and
+        ends the session (Dovecot 2.3.19, observed: docs/dovecot-observed.md)."""
+        await self.send("+OK Logged in.")
+        if isinstance(exc, MailboxNoPermission):
+            why = "Permission denied"  # a refusal, not a server error: no detail is logged
+        else:
+            why = self.describe(exc)
+            if not isinstance(exc, PermissionError):
+                self.ctx.log.error(prefix, why)  # the storage's own line first
+        self.ctx.log.error(prefix, f"Couldn't open INBOX: {why}")
+        if isinstance(exc, PermissionError):
+            await self.send("-ERR [SYS/PERM] Permission denied")
+        else:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            await self.send(f"-ERR [SYS/TEMP] {INTERNAL_ERROR} [{stamp}]")
+        self.ctx.log.info(
+            prefix, f"Disconnected: Couldn't open INBOX: {why} top=0/0, retr=0/0, del=0/0, size=0"
+        )
 
     # --- after login
 

@@ -1,4 +1,4 @@
-"""passdb drivers: pam, passwd-file, shadow, passwd, static."""
+"""passdb drivers: pam, passwd-file, shadow, passwd, static; sql only as its start-up fatal."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from labsim.mailserver.auth.schemes import (
     stored_scheme,
     verify_password_detail,
 )
+from labsim.mailserver.auth.sqldb import sql_init_fatal
 from labsim.mailserver.auth.vars import expand
 from labsim.mailserver.config.model import AuthDb
 from labsim.mailserver.labroot import LabRoot
@@ -351,8 +352,19 @@ class PamPassdb(Passdb):
         return None
 
 
+class SqlPassdb(Passdb):
+    """Never usable in the lab (no SQL driver plugin): its start is the auth process's fatal."""
+
+    driver = "sql"
+
+    def __init__(self, db: AuthDb, root: LabRoot, log: AuthLogger) -> None:
+        super().__init__(db, root, log)
+        raise PassdbInitError(sql_init_fatal(root, db.args))
+
+
 DRIVERS: dict[str, type[Passdb]] = {
     "pam": PamPassdb,
+    "sql": SqlPassdb,
     "passwd-file": PasswdFilePassdb,
     "shadow": ShadowPassdb,
     "passwd": PasswdPassdb,

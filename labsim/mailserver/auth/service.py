@@ -212,6 +212,9 @@ class AuthService:
             except KeyError:
                 self._die(f"Unknown userdb driver '{db.driver}'")
                 return
+            except passdb_mod.PassdbInitError as exc:
+                self._die(str(exc))
+                return
         if not self.passdbs:
             first = self.configured_mechanisms()[0] if self.configured_mechanisms() else "PLAIN"
             self._die(f"No passdbs specified in configuration file. {first} mechanism needs one")

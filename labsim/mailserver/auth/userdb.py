@@ -1,12 +1,13 @@
-"""userdb drivers: passwd, passwd-file, static; and the mail-process UID checks."""
+"""userdb drivers: passwd, passwd-file, static, sql (a start-up fatal); and the mail-process UID checks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from labsim.mailserver.auth import unixdb
-from labsim.mailserver.auth.passdb import parse_args, parse_fields, read_passwd_file
+from labsim.mailserver.auth.passdb import PassdbInitError, parse_args, parse_fields, read_passwd_file
 from labsim.mailserver.auth.request import AuthLogger, Lookup
+from labsim.mailserver.auth.sqldb import sql_init_fatal
 from labsim.mailserver.auth.vars import expand
 from labsim.mailserver.config.model import AuthDb, DovecotSettings
 from labsim.mailserver.labroot import LabRoot
@@ -103,10 +104,21 @@ class StaticUserdb(Userdb):
         return UserdbAnswer(True, out)
 
 
+class SqlUserdb(Userdb):
+    """Like the sql passdb: the lab has no SQL driver, so starting one is the auth fatal."""
+
+    driver = "sql"
+
+    def __init__(self, db: AuthDb, root: LabRoot, log: AuthLogger) -> None:
+        super().__init__(db, root, log)
+        raise PassdbInitError(sql_init_fatal(root, db.args))
+
+
 DRIVERS: dict[str, type[Userdb]] = {
     "passwd": PasswdUserdb,
     "passwd-file": PasswdFileUserdb,
     "static": StaticUserdb,
+    "sql": SqlUserdb,
 }
 
 

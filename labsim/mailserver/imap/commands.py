@@ -36,7 +36,9 @@ from labsim.mailserver.imap.search import BadCharset, SearchContext, parse_searc
 from labsim.mailserver.storage.base import (
     Mailbox,
     MailboxExists,
+    MailboxInfo,
     MailboxNameInvalid,
+    MailboxNoPermission,
     MailboxNotFound,
     MailStorage,
     MessageInfo,
@@ -172,19 +174,19 @@ class MailCommands:
         if name == "IDLE":
             return await self.idle(cmd, read_line)
         handler = simple.get(name)
-        if handler is not None:
-            try:
-                return await handler(cmd)
-            except BadMailboxName:
-                return Reply("NO", "Mailbox name is not valid mUTF-7")
-        handler = selected.get(name)
-        if handler is not None:
+        if handler is None and name in selected:
             if self.box is None:
                 return Reply("BAD", "No mailbox selected")
+            handler = selected[name]
+        if handler is not None:
             try:
                 return await handler(cmd)
             except BadMailboxName:
                 return Reply("NO", "Mailbox name is not valid mUTF-7")
+            except MailboxNoPermission:
+                # A permission problem is the user's to see, not an error of the server:
+                # Dovecot answers [NOPERM] and logs nothing (observed on 2.3.19).
+                return Reply("NO", NOPERM)
         return Reply("BAD", f"Error in IMAP command {name}: Unknown command")
 
     # --- any state --------------------------------------------------------------
@@ -235,6 +237,7 @@ class MailCommands:
             return Reply("NO", str(exc) or f"Mailbox doesn't exist: {name}")
         except MailboxNameInvalid as exc:
             return Reply("NO", f"[CANNOT] {exc}")
+        await self._send_notices()
         self.box = box
         msgs = box.messages
         self.known_flags = {m.uid: flag_state(m.flags, m.recent) for m in msgs}
@@ -248,6 +251,9 @@ class MailCommands:
                 break
         await self.line(f"* OK [UIDVALIDITY {box.uidvalidity}] UIDs valid")
         await self.line(f"* OK [UIDNEXT {box.uidnext}] Predicted next UID")
+        if box.partial:
+            # The index is in memory only (the mail directory is not the user's to write).
+            await self.line("* OK [NOMODSEQ] No permanent modsequences")
         if box.readonly:
             return Reply(
                 "OK", "[READ-ONLY] " + ("Examine" if examine else "Select") + " completed", sync=False
@@ -262,17 +268,47 @@ class MailCommands:
             await self.line(f'* LIST (\\Noselect) "{sep}" ""')
             return Reply("OK", "List completed")
         subscribed = self._subscribed_names() if req.subscribed else []
-        entries = L.list_entries(req, storage.list(), subscribed, self._special_use(), sep)
+        entries = L.list_entries(
+            req, self._listed(storage, req.patterns), subscribed, self._special_use(), sep
+        )
         for entry in entries:
             await self.line(entry.line(sep))
             if req.status_items and entry.selectable:
                 await self._list_status(entry.name, req.status_items)
         return Reply("OK", "List completed")
 
+    def _listed(self, storage: MailStorage, patterns: list[str]) -> list[MailboxInfo]:
+        """The mailboxes a LIST walks. Without a usable mailbox list index Dovecot 2.3 logs why
+        and lists INBOX alone for a wildcard pattern: a ~/mail or ~/Maildir that is root's
+        hides the user's folders from the client."""
+        errors = storage.list_index_errors()
+        for error in errors:
+            self.ctx.log.error(self.prefix, error)
+        if errors and any("%" in p or "*" in p for p in patterns):
+            return [MailboxInfo("INBOX", ["\\HasNoChildren"])]
+        return storage.list()
+
+    def _log_list_refresh(self) -> None:
+        """Commands that look a folder up in the mailbox list first (STATUS of a folder,
+        SUBSCRIBE, RENAME) log the list index's last failure, as Dovecot does."""
+        for error in self._storage().list_index_errors()[-1:]:
+            self.ctx.log.error(self.prefix, error)
+
+    async def _send_notices(self) -> None:
+        storage = self._storage()
+        for error in storage.take_log_errors():
+            self.ctx.log.error(self.prefix, error)
+        for notice in storage.take_notices():
+            await self.line(f"* NO {notice}")
+
     async def _list_status(self, name: str, items: list[str]) -> None:
-        """LIST-STATUS: a STATUS line after the LIST line; failures are left out."""
+        """LIST-STATUS: a STATUS line after the LIST line; a mailbox refused for want of
+        permission gets Dovecot's untagged NO instead, other failures are left out."""
         try:
             values = self._status_values(name)
+        except StoragePermissionError:
+            await self.line(f"* NO {NOPERM}")
+            return
         except StorageError:
             return
         await self.line(f"* STATUS {R.mailbox_out(name)} ({status_body(values, items)})")
@@ -314,8 +350,11 @@ class MailCommands:
         for it in items:
             if it not in ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"):
                 raise ParseError(f"Invalid status item {it}")
+        if name.upper() != "INBOX":
+            self._log_list_refresh()
         try:
             values = self._status_values(name)
+            await self._send_notices()
         except MailboxNotFound as exc:
             return Reply("NO", str(exc) or f"Mailbox doesn't exist: {name}")
         except MailboxNameInvalid as exc:
@@ -397,8 +436,8 @@ class MailCommands:
         return Reply("OK", "Delete completed")
 
     def _refused(self, exc: StorageError, answer: str) -> Reply:
-        """[NOPERM] to the client, as Dovecot answers; the reason (which directory, whose) in the log."""
-        self.ctx.log.error(self.prefix, str(exc))
+        """[NOPERM] to the client, as Dovecot answers. Dovecot logs nothing for it: a refusal
+        for want of permission is the user's error, not the server's (seen on 2.3.19)."""
         return Reply("NO", answer)
 
     async def subscribe(self, cmd: Command) -> Reply:
@@ -408,6 +447,7 @@ class MailCommands:
         name = mailbox_name(args[0])
         on = cmd.name == "SUBSCRIBE"
         storage = self._storage()
+        self._log_list_refresh()
         if on and name.upper() != "INBOX" and not self._exists(name):
             return Reply("NO", f"Mailbox doesn't exist: {name}")
         try:
@@ -421,8 +461,11 @@ class MailCommands:
         return Reply("OK", "Subscribe completed" if on else "Unsubscribe completed")
 
     def _exists(self, name: str) -> bool:
+        storage = self._storage()
         try:
-            return any(i.name == name and i.exists for i in self._storage().list())
+            return any(i.name == name and i.exists for i in storage.list())
+        except StorageError:
+            return False  # a mail directory it cannot read: Dovecot finds no such mailbox
         except NotImplementedError:
             return True
 
@@ -441,6 +484,7 @@ class MailCommands:
             return Reply("NO", "[CANNOT] Invalid mailbox name: Name is empty")
         if new.startswith(old + sep):
             return Reply("NO", "Can't rename mailbox under its own child")
+        self._log_list_refresh()
         names = {i.name for i in storage.list()}
         if new.upper() == "INBOX" or new in names:
             return Reply("NO", "[ALREADYEXISTS] Target mailbox already exists")

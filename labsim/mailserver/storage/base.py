@@ -114,6 +114,9 @@ class Mailbox:
     uidvalidity: int
     uidnext: int
     messages: list[MessageInfo]
+    # Dovecot's in-memory index: the mail directory is not the user's to write, so only the
+    # messages already recorded are shown, read-only (Maildir only).
+    partial: bool = False
 
     def read(self, msg: MessageInfo) -> bytes:
         raise NotImplementedError
@@ -179,6 +182,11 @@ class MailStorage:
     def take_notices(self) -> builtins.list[str]:
         """Untagged `* NO` texts the last open()/status() left for the client (Dovecot's
         notify_no callback), each given once."""
+        return []
+
+    def take_log_errors(self) -> builtins.list[str]:
+        """Error lines the last open()/status() left for the session to log (with its own
+        `imap(user)<pid><session>` prefix), each given once."""
         return []
 
     def open(self, name: str, readonly: bool = False) -> Mailbox:

@@ -28,7 +28,7 @@ def _idname(root: LabRoot, num: int, group: bool) -> str:
     return f"{num}({entry.name})"
 
 
-def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
+def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool, owner_of_unreadable: bool = True) -> str:
     """What stops this process, as Dovecot explains an EACCES."""
     ids = f"euid={_idname(root, os.geteuid(), False)} egid={_idname(root, os.getegid(), True)}"
     # Walk from the top of the lab root down to the parent, looking for the
@@ -49,6 +49,10 @@ def _perm_hint(root: LabRoot, host: Path, want_write_parent: bool) -> str:
                 culprit, why = host, "missing +r perm"
     if culprit is None:
         return f"{ids} UNIX perms appear ok (ACL/MAC wrong?)"
+    if why == "missing +r perm" and not owner_of_unreadable:
+        # Dovecot names the owner of a directory it cannot search or write, not of the
+        # directory it cannot list: `opendir(/home/alice/Maildir) ... missing +r perm: ...)`.
+        return f"{ids} {why}: {root.lab_path(culprit)}"
     try:
         st = culprit.stat()
         owner = f", dir owned by {st.st_uid}:{st.st_gid} mode=0{stat.S_IMODE(st.st_mode):o}"
@@ -84,9 +88,8 @@ def os_error(root: LabRoot, func: str, host: Path, exc: OSError, *, creating: bo
         shown = str(host)
     reason = exc.strerror or str(exc)
     if exc.errno == errno.EACCES:
-        return StoragePermissionError(
-            f"{func}({shown}) failed: {reason} ({_perm_hint(root, host, creating)})"
-        )
+        hint = _perm_hint(root, host, creating, owner_of_unreadable=func != "opendir")
+        return StoragePermissionError(f"{func}({shown}) failed: {reason} ({hint})")
     if exc.errno == errno.EPERM:
         return StoragePermissionError(f"{func}({shown}) failed: {reason}")
     return StorageError(f"{func}({shown}) failed: {reason}")
@@ -160,9 +163,12 @@ def check_list_lock(root: LabRoot, base: Path, index: str, index_subdir: str = "
         return
     if not os.access(lock_dir, os.W_OK | os.X_OK):
         lock = root.lab_path(lock_dir / "mailboxes.lock")
+        # A directory it cannot even enter fails at the lock's open(); one it may enter but
+        # not write, at the temp file that becomes the lock (both seen on Dovecot 2.3.19).
+        step = "safe_mkstemp" if os.access(lock_dir, os.X_OK) else "open"
         raise StorageError(
             f"Couldn't create mailbox list lock {lock}: file_create_locked({lock}) failed: "
-            f"safe_mkstemp({lock}) failed: Permission denied"
+            f"{step}({lock}) failed: Permission denied"
         )
 
 
@@ -297,3 +303,27 @@ def dotlock(root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS) -> Ite
     finally:
         with contextlib.suppress(OSError):
             lock.unlink()
+
+
+def list_index_errors(root: LabRoot, base: Path, index: str, index_subdir: str = "") -> list[str]:
+    """What Dovecot 2.3 logs when it can neither open nor make the mailbox list index
+    (`dovecot.list.index` in the list's index directory); it then lists INBOX alone.
+
+    mbox keeps it in `<root>/.imap`: a mail root that is root's (mode 755) lets the user read
+    the folders, but not make `.imap`. Maildir keeps it in the Maildir itself: one the user
+    cannot enter or read hides every folder."""
+    where = index_dir(root, base, index, index_subdir)
+    denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    if index_subdir:  # mbox: the index directory has to be made
+        if where is None or where.is_dir() or not where.parent.is_dir():
+            return []
+        if os.access(where.parent, os.W_OK | os.X_OK):
+            return []
+        return [str(os_error(root, "mkdir", where, denied, creating=True))]
+    if not base.is_dir() or os.access(base, os.R_OK | os.X_OK):
+        return []
+    errors = []
+    if where is not None and not os.access(where, os.X_OK):
+        errors.append(str(os_error(root, "open", where / "dovecot.list.index.log", denied)))
+    errors.append(str(os_error(root, "opendir", base, denied)))
+    return errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -35,6 +36,7 @@ from labsim.mailserver.storage.fsutil import (
     check_list_lock,
     chown_to_user,
     dotlock,
+    list_index_errors,
     make_dirs,
     os_error,
 )
@@ -108,7 +110,15 @@ class MaildirMailbox(BaseMailbox):
         self._keywords: list[str] = []
         self._closed = False
         self._scanned_stamp: tuple[object, ...] | None = None
-        if not readonly:
+        # A Maildir the user may read but not write (a restore that left it root's, mode
+        # 755): Dovecot can neither lock nor write its uidlist and index, keeps the index in
+        # memory and shows the mailbox read-only, with only the messages the uidlist already
+        # had ("showing only old mails").
+        self.partial = not storage.courier_rules and storage.uses_own_index() and not os.access(path, os.W_OK)
+        self._partial_logged = False
+        if self.partial:
+            self.readonly = True
+        if not self.readonly:
             self._clean_tmp()
         self._rescan_into()
 
@@ -453,9 +463,49 @@ class MaildirMailbox(BaseMailbox):
             # Nothing on disk changed since our last scan (our own changes change
             # the stamp too): a scan would find exactly what we have.
             return SyncChanges()
-        infos, claimed = self._scan()
+        infos, claimed = self._scan_partial() if self.partial else self._scan()
         self._recent |= claimed
         return self._apply_scan([infos[u] for u in sorted(infos)])
+
+    def _scan_partial(self) -> tuple[dict[int, MessageInfo], set[int]]:
+        """What Dovecot shows when the uidlist cannot be locked: the files the uidlist names,
+        nothing new (no UID can be given out), no \\Recent; the client hears it once."""
+        uidlist_path = self.path / UIDLIST
+        if not self._partial_logged:  # once for each open: Dovecot repeats them at every sync
+            self._partial_logged = True
+            denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            for func, target in (
+                ("file_dotlock_open", "dovecot.index.log"),
+                ("file_dotlock_create", UIDLIST),
+            ):
+                err = os_error(self.root, func, self.path / target, denied, creating=True)
+                self.storage.pending_errors.append(f"Mailbox {self.name}: {err}")
+        files = self._list_files()
+        ul = self._read_uidlist(uidlist_path)
+        if ul is None:
+            ul = Uidlist(uidvalidity=self.storage.new_uidvalidity(), guid="")
+        if any(b not in ul.records for b in files):
+            self.storage.notify_once(self.name, SYNC_FAILURE)
+        self._keywords = self._read_keywords()
+        self.uidvalidity = ul.uidvalidity
+        self.uidnext = ul.nextuid
+        infos: dict[int, MessageInfo] = {}
+        self._files = {}
+        base_dir = str(self.path)
+        for f in files.values():
+            rec = ul.records.get(f.base)
+            if rec is None:
+                continue
+            size = size_field(f.base, "W")
+            if size is None and rec.ext.get("W", "").isdigit():
+                size = int(rec.ext["W"])
+            if size is None:
+                read = self._read_vsize(base_dir, f)
+                size = read[0] if read is not None else 0
+            flags = self._flags_from_info(f.info)
+            infos[rec.uid] = MessageInfo(rec.uid, flags, size, self._mtime(base_dir, f, None), False, f.base)
+            self._files[rec.uid] = f
+        return infos, set()
 
     def read(self, msg: MessageInfo) -> bytes:
         f = self._files.get(msg.uid)
@@ -655,6 +705,14 @@ class MaildirMailbox(BaseMailbox):
 COURIER_IMAP_EPOCH = 1_000_000_000
 
 
+# The untagged NO Dovecot sends when it cannot lock the uidlist (maildir-sync.c).
+SYNC_FAILURE = "Internal mailbox synchronization failure, showing only old mails."
+
+# Dovecot checks a Maildir's tmp/ first: a Maildir the user cannot enter logs
+# `stat(/home/alice/Maildir/tmp) failed: Permission denied (...)`.
+ENSURE_ORDER = ("tmp", "new", "cur")
+
+
 class MaildirStorage(MailStorage):
     append_readonly = True
     # Courier-IMAP's rules, which its personality turns on: \Recent marks only the
@@ -683,6 +741,29 @@ class MaildirStorage(MailStorage):
         self.separator = "/" if self.fs_layout else "."
         self.base = root.path(location.root)
         self.inbox_path = root.path(location.inbox) if location.inbox else self.base
+        self._notices: list[str] = []
+        self._notified: set[str] = set()
+        self.pending_errors: list[str] = []  # for the session to log with its own prefix
+
+    def uses_own_index(self) -> bool:
+        """The index lives in the Maildir itself (no INDEX=): a Maildir the user cannot write
+        then has no index on disk either."""
+        return not self.location.index
+
+    def notify_once(self, name: str, text: str) -> None:
+        """A `* NO` for the client, once a session for each mailbox (as Dovecot's index keeps
+        the sync state between commands)."""
+        if name not in self._notified:
+            self._notified.add(name)
+            self._notices.append(text)
+
+    def take_notices(self) -> builtins.list[str]:
+        notices, self._notices = self._notices, []
+        return notices
+
+    def take_log_errors(self) -> builtins.list[str]:
+        errors, self.pending_errors = self.pending_errors, []
+        return errors
 
     # -- paths ---------------------------------------------------------------------
 
@@ -714,7 +795,7 @@ class MaildirStorage(MailStorage):
             raise os_error(self.root, "stat", path, exc) from exc
         if st is not None and not stat.S_ISDIR(st.st_mode):
             raise StorageError(f"stat({self.root.lab_path(path)}) failed: Not a directory")
-        for sub in SUBDIRS:
+        for sub in ENSURE_ORDER:
             d = path / sub
             try:
                 d.stat()
@@ -722,7 +803,9 @@ class MaildirStorage(MailStorage):
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise os_error(self.root, "stat", d, exc) from exc
+                # An internal error for Dovecot, even for EACCES: IMAP answers [SERVERBUG], POP3
+                # [SYS/TEMP] (a Maildir that is root's, mode 700).
+                raise StorageError(str(os_error(self.root, "stat", d, exc))) from exc
             make_dirs(self.root, d, self.user.uid, self.user.gid)
         if folder and not self.fs_layout:
             mf = path / "maildirfolder"
@@ -730,6 +813,8 @@ class MaildirStorage(MailStorage):
                 try:
                     mf.touch()
                     chown_to_user(mf, self.user.uid, self.user.gid)
+                except PermissionError:
+                    pass  # a folder the user cannot write still opens (read-only), as in Dovecot
                 except OSError as exc:
                     raise os_error(self.root, "open", mf, exc, creating=True) from exc
 
@@ -778,6 +863,9 @@ class MaildirStorage(MailStorage):
 
         walk(self.base, "")
         return names
+
+    def list_index_errors(self) -> builtins.list[str]:
+        return list_index_errors(self.root, self.base, self.location.index)
 
     def list(self) -> list[MailboxInfo]:
         self._ensure_maildir(self.inbox_path, folder=False)
@@ -829,7 +917,9 @@ class MaildirStorage(MailStorage):
             except FileNotFoundError:
                 raise MailboxNotFound(f"Mailbox doesn't exist: {name}") from None
             except OSError as exc:
-                raise os_error(self.root, "stat", path, exc) from exc
+                # Dovecot's first look at a folder is its tmp/ (stat(.../.Archive/tmp)), and its
+                # failure is an internal error, as for INBOX.
+                raise StorageError(str(os_error(self.root, "stat", path / "tmp", exc))) from exc
             if not stat.S_ISDIR(st.st_mode) or (self.fs_layout and not self._is_maildir(path)):
                 raise MailboxNotFound(f"Mailbox doesn't exist: {name}")
             self._ensure_maildir(path, folder=True)
@@ -870,10 +960,11 @@ class MaildirStorage(MailStorage):
         if is_inbox(name):
             raise MailboxExists("Mailbox already exists")
         path = self.mailbox_path(name)
+        make_dirs(self.root, self.base, self.user.uid, self.user.gid)
+        # The list lock first: in a Maildir the user cannot enter, that is what fails.
+        check_list_lock(self.root, self.base, self.location.index)
         if path.exists() and (not self.fs_layout or self._is_maildir(path)):
             raise MailboxExists("Mailbox already exists")
-        make_dirs(self.root, self.base, self.user.uid, self.user.gid)
-        check_list_lock(self.root, self.base, self.location.index)
         make_dirs(self.root, path, self.user.uid, self.user.gid)
         self._ensure_maildir(path, folder=True)
 

@@ -52,6 +52,7 @@ from labsim.mailserver.storage.fsutil import (
     check_list_lock,
     chown_to_user,
     dotlock,
+    list_index_errors,
     make_dirs,
     missing_group,
     os_error,
@@ -551,6 +552,9 @@ class MboxStorage(MailStorage):
 
         out.extend(walk(self.base, "", 1))
         return out
+
+    def list_index_errors(self) -> builtins.list[str]:
+        return list_index_errors(self.root, self.base, self.location.index, ".imap")
 
     def open(self, name: str, readonly: bool = False) -> MboxMailbox:
         path = self.mailbox_path(name)

@@ -12,6 +12,7 @@ name a line with the storage's own separator, is read too.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from labsim.mailserver.labroot import LabRoot
@@ -32,6 +33,12 @@ def read_subscriptions(root: LabRoot, path: Path, separator: str) -> list[str]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    except PermissionError as exc:
+        if not os.access(path.parent, os.X_OK):
+            # In a directory it cannot enter, Dovecot's stat() fails first, and it says no more.
+            # An internal error to the client (LSUB answers [SERVERBUG]), not [NOPERM].
+            raise StorageError(f"stat({root.lab_path(path)}) failed: {exc.strerror}") from exc
+        raise os_error(root, "open", path, exc) from exc
     except OSError as exc:
         raise os_error(root, "open", path, exc) from exc
     lines = data.decode("utf-8", "replace").split("\n")
