@@ -6,6 +6,7 @@ docs/conformance.md (timings, UIDVALIDITY values, session ids).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -120,6 +121,27 @@ sys.exit(asyncio.run(master.serve(master.load())))
 """
 
 
+@contextlib.contextmanager
+def ours_running(ours_root: Path, ours_base: int) -> Iterator[subprocess.Popen[bytes]]:
+    """labsim-mailserver on the lab root `ours_root`, as the mail user, on ours_base + 110/143."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OURS_AS_THE_USER, str(ours_root), str(ours_base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        try:
+            wait_for_port(ours_base + 143, timeout=30)
+        except TimeoutError:
+            proc.kill()
+            _, err = proc.communicate()
+            raise RuntimeError(f"labsim-mailserver did not start: {err.decode()}") from None
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @dataclass
 class Peer:
     name: str
@@ -175,25 +197,13 @@ def peers() -> Iterator[dict[str, Peer]]:
         + "userdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n"
     )
     ours_base = free_port_block() if real_base != 31000 else 41000
-    proc = subprocess.Popen(
-        [sys.executable, "-c", OURS_AS_THE_USER, str(ours_root), str(ours_base)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     try:
-        try:
-            wait_for_port(ours_base + 143, timeout=30)
-        except TimeoutError:
-            proc.kill()
-            _, err = proc.communicate()
-            raise RuntimeError(f"labsim-mailserver did not start: {err.decode()}") from None
-        yield {
-            "real": Peer("real", real.imap_port, real.pop3_port),
-            "ours": Peer("ours", ours_base + 143, ours_base + 110),
-        }
+        with ours_running(ours_root, ours_base):
+            yield {
+                "real": Peer("real", real.imap_port, real.pop3_port),
+                "ours": Peer("ours", ours_base + 143, ours_base + 110),
+            }
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         real.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.realdovecot import RealDovecot, require_real_dovecot, wait_for_port
+from tests.conformance.realdovecot import RealDovecot, require_real_dovecot
 from tests.conformance.test_dovecot_conformance import (
     MBOX_FOLDER,
     MESSAGES,
-    OURS_AS_THE_USER,
     dialogue,
     free_port_block,
+    ours_running,
 )
 
 NOBODY = 65534
@@ -121,24 +119,13 @@ def peers() -> Iterator[dict[str, Peer]]:
     ours_base = base + 1000
     while not all(_free(ours_base + p) for p in (110, 143)):
         ours_base += 1000
-    proc = subprocess.Popen(
-        [sys.executable, "-c", OURS_AS_THE_USER, str(ours_root), str(ours_base)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     try:
-        try:
-            wait_for_port(ours_base + 143, timeout=30)
-        except TimeoutError:
-            proc.kill()
-            raise RuntimeError(f"labsim-mailserver did not start: {proc.communicate()[1].decode()}") from None
-        yield {
-            "real": Peer(real.imap_port, real.pop3_port, real.log, str(real_dir)),
-            "ours": Peer(ours_base + 143, ours_base + 110, ours_root / "var/log/dovecot.log", ""),
-        }
+        with ours_running(ours_root, ours_base):
+            yield {
+                "real": Peer(real.imap_port, real.pop3_port, real.log, str(real_dir)),
+                "ours": Peer(ours_base + 143, ours_base + 110, ours_root / "var/log/dovecot.log", ""),
+            }
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
         real.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -44,14 +44,16 @@ def _python() -> str:
     pytest.skip("no system python for an unprivileged child")
 
 
-def run_as_user(lab: Path, location: str) -> str:
+def run_as_user(lab: Path, location: str, snippet: str = SNIPPET) -> str:
+    """`snippet` run with the lab and the location as arguments, as `nobody` when we are root: its output."""
+
     def demote() -> None:
         if os.geteuid() == 0:
             os.setgid(NOBODY)
             os.setuid(NOBODY)
 
     out = subprocess.run(
-        [_python(), "-c", SNIPPET, str(lab), location],
+        [_python(), "-c", snippet, str(lab), location],
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
         cwd="/",
         preexec_fn=demote,

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.storage.test_permissions import NOBODY, REPO, _python
+from tests.storage.test_permissions import NOBODY, run_as_user
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give mail directories to root")
 
@@ -58,22 +57,7 @@ MSG = b"From: a@example.com\nSubject: hi\n\nbody\n"
 
 
 def as_nobody(lab: Path, location: str) -> dict[str, object]:
-    def demote() -> None:
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-
-    done = subprocess.run(
-        [_python(), "-c", SNIPPET, str(lab), location],
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        cwd="/",
-        preexec_fn=demote,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
+    result: dict[str, object] = json.loads(run_as_user(lab, location, SNIPPET))
     return result
 
 
