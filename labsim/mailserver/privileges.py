@@ -7,18 +7,19 @@ thread, so each call switches to the user's uid/gid for its duration and
 switches back. Logging during such a call goes back to root for the write.
 
 Groups: while switched, the supplementary groups are the user's system groups
-(for a passwd userdb, as initgroups gives them), those of mail_access_groups,
-and mail_privileged_group. Dovecot makes the privileged group effective only
-around the few operations that need it (dotlocks in a group-writable spool
-such as Debian's /var/mail, mode 2775 root:mail); we keep it as a
-supplementary group for the whole storage call, which grants the same access
-to the spool. The difference is documented in docs/labs.md.
+(for a passwd userdb, as initgroups gives them) and those of mail_access_groups.
+mail_privileged_group is not one of them: as in Dovecot, it is kept as the saved
+group id and made effective only to retry INBOX's creation or its dotlock when
+the user's own rights do not reach (fsutil.privileged_retry), so that a
+session may lock its spool in Debian's /var/mail (root:mail 2775) but never
+read another user's `0660 user:mail` spool file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +28,7 @@ from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.config.model import DovecotSettings
 from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.log import DovecotLog
+from labsim.mailserver.storage import fsutil
 from labsim.mailserver.storage.base import Mailbox, MailStorage, StorageError
 
 
@@ -57,13 +59,19 @@ def mail_groups(root: LabRoot, settings: DovecotSettings, user: UserInfo) -> lis
         if gid is None:
             raise StorageError(f"unknown group name in extra_groups: {name.strip()}")
         groups.append(gid)
-    privileged = settings.values.get("mail_privileged_group", "").strip()
-    if privileged:
-        gid = _gid(root, privileged)
-        if gid is None:
-            raise StorageError(f"Unknown UNIX GID group: {privileged} (in mail_privileged_group setting)")
-        groups.append(gid)
     return _unique(groups)
+
+
+def privileged_gid(root: LabRoot, settings: DovecotSettings) -> int | None:
+    """mail_privileged_group's gid (None: not set). Raises StorageError, worded as Dovecot
+    words it, when the group does not exist."""
+    privileged = settings.values.get("mail_privileged_group", "").strip()
+    if not privileged:
+        return None
+    gid = _gid(root, privileged)
+    if gid is None:
+        raise StorageError(f"Unknown UNIX GID group: {privileged} (in mail_privileged_group setting)")
+    return gid
 
 
 def _unique(values: Iterable[int]) -> list[int]:
@@ -77,9 +85,12 @@ def _unique(values: Iterable[int]) -> list[int]:
 class AsUser:
     """A context manager: effective uid/gid (and supplementary groups) of the user inside, root outside."""
 
-    def __init__(self, uid: int, gid: int, groups: Iterable[int] | None = None) -> None:
+    def __init__(
+        self, uid: int, gid: int, groups: Iterable[int] | None = None, privileged: int | None = None
+    ) -> None:
         self.uid = uid
         self.gid = gid
+        self.privileged = privileged  # mail_privileged_group: effective only for a retry
         # None keeps the process's own supplementary groups (root's), as before groups were known.
         self.groups = None if groups is None else _unique([gid, *groups])
         self._saved_groups: list[int] | None = None
@@ -87,7 +98,7 @@ class AsUser:
 
     @classmethod
     def for_user(cls, root: LabRoot, settings: DovecotSettings, user: UserInfo) -> AsUser:
-        return cls(user.uid, user.gid, mail_groups(root, settings, user))
+        return cls(user.uid, user.gid, mail_groups(root, settings, user), privileged_gid(root, settings))
 
     def __enter__(self) -> AsUser:
         if self._depth == 0:
@@ -96,16 +107,31 @@ class AsUser:
                 os.setgroups(self.groups)
             # The real ids change too (the saved uid stays root, to come back): permission checks
             # that use them, such as access(2) when explaining an EACCES, then see the user.
-            os.setresgid(self.gid, self.gid, -1)
+            # The saved group is the privileged one: the user may take it as effective group and
+            # give it back (setegid), as Dovecot's restrict_access_use_priv_gid() does.
+            saved = self.privileged if self.privileged is not None else self.gid
+            os.setresgid(self.gid, self.gid, saved)
             os.setresuid(self.uid, self.uid, 0)
+            if self.privileged is not None:
+                fsutil.set_privileged(self._use_privileged)
         self._depth += 1
         return self
+
+    @contextlib.contextmanager
+    def _use_privileged(self) -> Iterator[None]:
+        assert self.privileged is not None
+        os.setegid(self.privileged)
+        try:
+            yield
+        finally:
+            os.setegid(self.gid)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._depth -= 1
         if self._depth == 0:
+            fsutil.set_privileged(None)
             os.setresuid(0, 0, 0)
             os.setresgid(0, 0, 0)
             if self._saved_groups is not None:

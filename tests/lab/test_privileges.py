@@ -16,9 +16,9 @@ from labsim.lab.setup import apply_spec
 from labsim.mailserver.auth.model import UserInfo
 from labsim.mailserver.config.model import DovecotSettings
 from labsim.mailserver.labroot import LabRoot
-from labsim.mailserver.privileges import AsUser, mail_groups
+from labsim.mailserver.privileges import AsUser, mail_groups, privileged_gid
 from labsim.mailserver.storage.base import StorageError
-from tests.lab.conftest import new_id, small_spec
+from tests.lab.conftest import PASSWORD, new_id, small_spec
 
 
 @pytest.fixture
@@ -41,23 +41,31 @@ def passwd_user(name: str, uid: int) -> UserInfo:
     return UserInfo(name, uid, uid, f"/home/{name}", extra={"system_groups_user": name})
 
 
-def test_system_groups_and_the_privileged_group(root: LabRoot) -> None:
+def test_system_groups_and_access_groups_but_never_the_privileged_group(root: LabRoot) -> None:
     alice = passwd_user("alice", 1000)
     assert mail_groups(root, settings(), alice) == [50, 1000]
-    assert mail_groups(root, settings(mail_privileged_group="mail"), alice) == [50, 1000, 8]
+    # The privileged group is only ever effective for a retry (INBOX's creation or dotlock).
+    assert mail_groups(root, settings(mail_privileged_group="mail"), alice) == [50, 1000]
     groups = mail_groups(root, settings(mail_privileged_group="8", mail_access_groups="vmail,staff"), alice)
-    assert groups == [50, 1000, 5000, 8]
+    assert groups == [50, 1000, 5000]
+    assert privileged_gid(root, settings(mail_privileged_group="mail")) == 8
+    assert privileged_gid(root, settings(mail_privileged_group="8")) == 8
+    assert privileged_gid(root, settings()) is None
+    session = AsUser.for_user(root, settings(mail_privileged_group="mail"), alice)
+    assert (session.groups, session.privileged) == ([1000, 50], 8)
 
 
 def test_a_userdb_without_system_groups_gets_only_the_configured_ones(root: LabRoot) -> None:
     static = UserInfo("alice", 5000, 5000, "/srv/mail/alice")
-    assert mail_groups(root, settings(mail_privileged_group="mail"), static) == [8]
+    assert mail_groups(root, settings(mail_privileged_group="mail", mail_access_groups="vmail"), static) == [
+        5000
+    ]
 
 
 def test_unknown_groups_are_named_as_dovecot_names_them(root: LabRoot) -> None:
     bob = passwd_user("bob", 1001)
     with pytest.raises(StorageError) as exc:
-        mail_groups(root, settings(mail_privileged_group="mial"), bob)
+        privileged_gid(root, settings(mail_privileged_group="mial"))
     assert str(exc.value) == "Unknown UNIX GID group: mial (in mail_privileged_group setting)"
     with pytest.raises(StorageError) as exc:
         mail_groups(root, settings(mail_access_groups="wheelz"), bob)
@@ -108,4 +116,17 @@ def test_the_spool_needs_the_privileged_group(docker_lab: DockerLab) -> None:
     assert docker_lab.exec(["python3", "-c", POP3]).output == "STAT 1\n"
     r = docker_lab.exec(["sh", "-c", "stat -c '%U:%G %a' /var/mail/bob; ls -a /var/mail"])
     assert r.output.split() == ["bob:mail", "660", ".", "..", "bob"]
+    # The group is for locking one's own spool, not for reading another's: alice, pointed at
+    # bob's spool by a hard-coded INBOX=, is refused, and bob's file stays as it was.
+    spool = "stat -c '%U:%G %a' /var/mail/bob; md5sum < /var/mail/bob; ls -a /var/mail"
+    before = docker_lab.exec(["sh", "-c", spool]).output
+    docker_lab.write_file(
+        "/etc/dovecot/local.conf", plain + "mail_location = mbox:~/mail:INBOX=/var/mail/bob\n"
+    )
+    assert docker_lab.exec(["doveadm", "reload"]).code == 0
+    as_alice = POP3.replace('pop.user("bob")', 'pop.user("alice")').replace('"builder"', repr(PASSWORD))
+    assert docker_lab.exec(["python3", "-c", as_alice]).output == "-ERR [SYS/PERM] Permission denied\n"
+    assert docker_lab.exec(["sh", "-c", spool]).output == before
+    log = "\n".join(docker_lab.logs(follow=False))
+    assert "open(/var/mail/bob) failed: Permission denied (euid=1000(alice)" in log
     docker_lab.stop()

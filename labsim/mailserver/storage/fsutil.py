@@ -9,8 +9,9 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from labsim.mailserver.auth import unixdb
 from labsim.mailserver.labroot import LabRoot
@@ -18,6 +19,31 @@ from labsim.mailserver.storage.base import MailboxNoPermission, StorageError, St
 
 LOCK_STALE_SECS = 120.0  # Dovecot treats a dotlock older than 2 min as stale
 LOCK_WAIT_SECS = 30.0
+
+T = TypeVar("T")
+
+# mail_privileged_group, made effective for one operation on INBOX: set by privileges.AsUser
+# while a session's storage call runs as the user (None: nothing to add, e.g. the server runs
+# as the user already).
+_privileged: Callable[[], contextlib.AbstractContextManager[None]] | None = None
+
+
+def set_privileged(use: Callable[[], contextlib.AbstractContextManager[None]] | None) -> None:
+    global _privileged
+    _privileged = use
+
+
+def privileged_retry(op: Callable[[], T]) -> T:
+    """`op` as the user; when a permission stops it, once more with mail_privileged_group.
+    Dovecot does this for INBOX's creation and its dotlock (in a spool such as Debian's
+    /var/mail, root:mail 2775); everything else, reading the file included, stays the user's."""
+    try:
+        return op()
+    except PermissionError:  # StoragePermissionError is one too
+        if _privileged is None:
+            raise
+    with _privileged():
+        return op()
 
 
 def _idname(root: LabRoot, num: int, group: bool) -> str:
@@ -266,13 +292,20 @@ def _owner_is_gone(lock: Path) -> bool:
 
 
 @contextlib.contextmanager
-def dotlock(root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS) -> Iterator[None]:
-    """`<target>.lock`, created O_EXCL; a lock older than two minutes is stale."""
+def dotlock(
+    root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS, privileged: bool = False
+) -> Iterator[None]:
+    """`<target>.lock`, created O_EXCL; a lock older than two minutes is stale.
+    `privileged`: made and removed with mail_privileged_group (INBOX in a spool)."""
     lock = target.with_name(target.name + ".lock")
+
+    def attempt(op: Callable[[], T]) -> T:
+        return privileged_retry(op) if privileged else op()
+
     deadline = time.monotonic() + wait
     while True:
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = attempt(lambda: os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             try:
                 age = time.time() - lock.stat().st_mtime
@@ -282,7 +315,7 @@ def dotlock(root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS) -> Ite
                 raise os_error(root, "stat", lock, exc) from exc
             if age > LOCK_STALE_SECS or _owner_is_gone(lock):
                 with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
+                    attempt(lock.unlink)
                 continue
             if time.monotonic() >= deadline:
                 raise StorageError(
@@ -302,7 +335,7 @@ def dotlock(root: LabRoot, target: Path, *, wait: float = LOCK_WAIT_SECS) -> Ite
         yield
     finally:
         with contextlib.suppress(OSError):
-            lock.unlink()
+            attempt(lock.unlink)
 
 
 def list_index_errors(root: LabRoot, base: Path, index: str, index_subdir: str = "") -> list[str]:

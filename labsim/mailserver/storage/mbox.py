@@ -56,6 +56,7 @@ from labsim.mailserver.storage.fsutil import (
     make_dirs,
     missing_group,
     os_error,
+    privileged_retry,
 )
 from labsim.mailserver.storage.location import MailLocation
 from labsim.mailserver.storage.mailbox_base import BaseMailbox, expunge_report
@@ -77,10 +78,13 @@ from labsim.mailserver.storage.subscriptions import (
 
 
 @contextlib.contextmanager
-def mbox_lock(root: LabRoot, path: Path, wait: float = LOCK_WAIT_SECS) -> Iterator[None]:
+def mbox_lock(
+    root: LabRoot, path: Path, wait: float = LOCK_WAIT_SECS, privileged: bool = False
+) -> Iterator[None]:
     """Dovecot's default write locks on Debian: a dotlock, then fcntl.
-    Local delivery should take the same lock before appending."""
-    with dotlock(root, path, wait=wait):
+    Local delivery should take the same lock before appending. `privileged`: INBOX, whose
+    dotlock may need mail_privileged_group; the file itself is opened as the user."""
+    with dotlock(root, path, wait=wait, privileged=privileged):
         try:
             fd = os.open(path, os.O_RDWR)
         except FileNotFoundError:
@@ -160,6 +164,7 @@ class MboxMailbox(BaseMailbox):
         self.messages = []
         self._parsed: dict[int, MboxMessage] = {}
         self._stamp: tuple[int, int, int] | None = None
+        self._inbox = name == "INBOX"
         self._refresh(None, apply=True)
 
     def _read(self) -> bytes:
@@ -221,7 +226,7 @@ class MboxMailbox(BaseMailbox):
     def _synced(self, stamp: tuple[int, int, int] | None) -> _Synced | None:
         """The shared view of the file at `stamp`, when that version has been parsed."""
         hit = _PARSED.get(self.path)
-        if stamp is None or hit is None or hit.stamp != stamp:
+        if stamp is None or hit is None or hit.stamp != stamp or not self._readable():
             return None
         if hit.synced is None:
             msgs = list(hit.msgs)
@@ -267,7 +272,7 @@ class MboxMailbox(BaseMailbox):
         file); otherwise copies the caller may change."""
         stamp = self._file_stamp()
         hit = _PARSED.get(self.path)
-        if stamp is not None and hit is not None and hit.stamp == stamp:
+        if stamp is not None and hit is not None and hit.stamp == stamp and self._readable():
             return list(hit.msgs) if shared else [m.copy() for m in hit.msgs]
         return self._remember(stamp, self._read(), shared)
 
@@ -302,15 +307,20 @@ class MboxMailbox(BaseMailbox):
     def _locked(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             try:
-                stack.enter_context(mbox_lock(self.root, self.path))
+                stack.enter_context(mbox_lock(self.root, self.path, privileged=self._inbox))
             except StoragePermissionError as exc:
                 # The classic /var/mail trap: Dovecot names the setting that fixes it.
-                group = (
-                    missing_group(self.root, self.path.parent) if "we're not in group" in str(exc) else None
-                )
+                text = str(exc)
+                lock_refused = text.startswith("file_dotlock_create(") and "we're not in group" in text
+                group = missing_group(self.root, self.path.parent) if lock_refused else None
                 hint = f" (set mail_privileged_group={group})" if group else ""
                 raise StoragePermissionError(f"Mailbox {self.name}: {exc}{hint}") from exc
             yield
+
+    def _readable(self) -> bool:
+        """Whether this session may read the file: a parse another user's session left must
+        not show it to one who may not (a shared mail_location gone wrong)."""
+        return os.access(self.path, os.R_OK)
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -370,7 +380,13 @@ class MboxMailbox(BaseMailbox):
             mode, uid, gid = 0o600, self.storage.user.uid, self.storage.user.gid
         except OSError as exc:
             raise os_error(self.root, "stat", self.path, exc) from exc
-        atomic_write(self.root, self.path, out, uid, gid, mode)
+        # A new file replaces the old one in its directory: in a spool that takes the group
+        # mail_privileged_group gives (Dovecot rewrites in place, which needs it only for the
+        # lock; the lock has already opened the file for writing as the user).
+        if self._inbox:
+            privileged_retry(lambda: atomic_write(self.root, self.path, out, uid, gid, mode))
+        else:
+            atomic_write(self.root, self.path, out, uid, gid, mode)
         os.chmod(self.path, mode)
         return out, reparsed
 
@@ -600,12 +616,18 @@ class MboxStorage(MailStorage):
         try:
             self._ensure_root()
             make_dirs(self.root, path.parent, self.user.uid, self.user.gid)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
+
+            def create() -> int:
+                try:
+                    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    return -1
+                except OSError as exc:
+                    raise os_error(self.root, "open", path, exc, creating=True) from exc
+
+            fd = privileged_retry(create)  # INBOX's creation: Dovecot's other privileged operation
+            if fd < 0:
                 return
-            except OSError as exc:
-                raise os_error(self.root, "open", path, exc, creating=True) from exc
         except StorageError as exc:
             # Dovecot's own line, and an internal error to the client (SELECT answers [SERVERBUG])
             # even when a permission stopped it.
