@@ -108,6 +108,16 @@ def test_plaintext_disallowed_from_another_ip(lab: Path) -> None:
             "a NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
         ]
         assert c.cmd("b STARTTLS") == ["b BAD TLS support isn't enabled."]
+        assert c.cmd("c LOGOUT")[0] == "* BYE Logging out"
+        c.closed()
+    # As Dovecot 2.3.19 logs it (docs/dovecot-observed.md): the refused try is named, with its user.
+    gone = [ln for ln in srv.log_lines if "Disconnected" in ln]
+    assert len(gone) == 1
+    assert re.search(
+        r"imap-login: Info: Disconnected: Aborted login by logging out \(tried to use disallowed plaintext "
+        r"auth\): user=<alice>, method=PLAIN, rip=127\.0\.0\.2, lip=127\.0\.0\.1, session=<",
+        gone[0],
+    )
 
 
 def test_prelogin_bad_commands_and_literal_login(lab: Path) -> None:

@@ -73,6 +73,7 @@ class ImapSession:
         self.bytes_out = 0
         self.bad = 0
         self.auth_attempts = 0
+        self.plaintext_refused = False  # a LOGIN or AUTHENTICATE PLAIN/LOGIN refused before TLS
         self.last_user = ""
         self.last_mech = ""
         self.capability_asked = False
@@ -124,6 +125,8 @@ class ImapSession:
 
     def _attempts(self) -> str:
         secs = int(time.monotonic() - self.started)
+        if self.plaintext_refused and self.auth_attempts == 0:
+            return "tried to use disallowed plaintext auth"
         if self.auth_attempts == 0:
             return f"no auth attempts in {secs} secs"
         return f"auth failed, {self.auth_attempts} attempts in {secs} secs"
@@ -357,6 +360,9 @@ class ImapSession:
             raise ParseError("Invalid arguments")
         user, password = astring(args[0]), astring(args[1])
         if not self.plaintext_allowed():
+            # The login process remembers who tried: its disconnect line names them.
+            self.plaintext_refused = True
+            self.last_user, self.last_mech = user, "PLAIN"
             await self.line(f"* BAD {R.PRIVACY_ALERT}")
             await self.line(f"{cmd.tag} NO {R.PRIVACY_REQUIRED}")
             return False
@@ -382,6 +388,8 @@ class ImapSession:
                     await self.line(f"{cmd.tag} NO [ALERT] Invalid base64 in response")
                     return False
         if mech in PLAINTEXT_MECHS and not self.plaintext_allowed():
+            self.plaintext_refused = True
+            self.last_mech = mech
             await self.line(f"{cmd.tag} NO [PRIVACYREQUIRED] Plaintext authentication disabled.")
             return False
         if mech not in self.mechanisms():
