@@ -110,12 +110,12 @@ def test_plaintext_disallowed_from_another_ip(lab: Path) -> None:
         assert c.cmd("b STARTTLS") == ["b BAD TLS support isn't enabled."]
         assert c.cmd("c LOGOUT")[0] == "* BYE Logging out"
         c.closed()
-    # As Dovecot 2.3.19 logs it (docs/dovecot-observed.md): the refused try is named, with its user.
+    # As Dovecot 2.3.19 logs it (docs/dovecot-observed.md): a refused LOGIN is a failed attempt.
     gone = [ln for ln in srv.log_lines if "Disconnected" in ln]
     assert len(gone) == 1
     assert re.search(
-        r"imap-login: Info: Disconnected: Aborted login by logging out \(tried to use disallowed plaintext "
-        r"auth\): user=<alice>, method=PLAIN, rip=127\.0\.0\.2, lip=127\.0\.0\.1, session=<",
+        r"imap-login: Info: Disconnected: Aborted login by logging out \(auth failed, 1 attempts in 0 secs\): "
+        r"user=<alice>, rip=127\.0\.0\.2, lip=127\.0\.0\.1, session=<",
         gone[0],
     )
 
@@ -460,7 +460,8 @@ def test_insecure_authenticate_plain_and_failed_tls_handshake(lab: Path, tmp_pat
     lines = [ln for ln in srv.log_lines if "imap-login: Info: Disconnected" in ln]
     assert len(lines) == 1
     assert re.search(
-        r"Disconnected: Connection closed: .+ \(no auth attempts in 0 secs\): user=<>, rip=127\.0\.0\.2, lip=127\.0\.0\.1, TLS handshaking: .+, session=<",
+        r"Disconnected: Connection closed: .+ \(tried to use disallowed plaintext auth\): user=<>, method=PLAIN, "
+        r"rip=127\.0\.0\.2, lip=127\.0\.0\.1, TLS handshaking: .+, session=<",
         lines[0],
     )
 

@@ -73,7 +73,7 @@ class ImapSession:
         self.bytes_out = 0
         self.bad = 0
         self.auth_attempts = 0
-        self.plaintext_refused = False  # a LOGIN or AUTHENTICATE PLAIN/LOGIN refused before TLS
+        self.plaintext_refused = False  # an AUTHENTICATE PLAIN/LOGIN refused before TLS
         self.last_user = ""
         self.last_mech = ""
         self.capability_asked = False
@@ -125,7 +125,7 @@ class ImapSession:
 
     def _attempts(self) -> str:
         secs = int(time.monotonic() - self.started)
-        if self.plaintext_refused and self.auth_attempts == 0:
+        if self.plaintext_refused:
             return "tried to use disallowed plaintext auth"
         if self.auth_attempts == 0:
             return f"no auth attempts in {secs} secs"
@@ -360,9 +360,10 @@ class ImapSession:
             raise ParseError("Invalid arguments")
         user, password = astring(args[0]), astring(args[1])
         if not self.plaintext_allowed():
-            # The login process remembers who tried: its disconnect line names them.
-            self.plaintext_refused = True
-            self.last_user, self.last_mech = user, "PLAIN"
+            # Counted as a failed attempt by that user, without a mechanism (Dovecot 2.3.19,
+            # docs/dovecot-observed.md); only a refused AUTHENTICATE is "disallowed plaintext".
+            self.auth_attempts += 1
+            self.last_user = user
             await self.line(f"* BAD {R.PRIVACY_ALERT}")
             await self.line(f"{cmd.tag} NO {R.PRIVACY_REQUIRED}")
             return False
@@ -389,6 +390,7 @@ class ImapSession:
                     return False
         if mech in PLAINTEXT_MECHS and not self.plaintext_allowed():
             self.plaintext_refused = True
+            self.auth_attempts += 1
             self.last_mech = mech
             await self.line(f"{cmd.tag} NO [PRIVACYREQUIRED] Plaintext authentication disabled.")
             return False
