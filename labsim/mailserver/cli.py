@@ -12,6 +12,7 @@ from labsim.mailserver.config.errors import ConfigError
 from labsim.mailserver.labroot import LabRoot
 from labsim.mailserver.log import DovecotLog
 from labsim.mailserver.master import EXIT_FATAL, Master
+from labsim.mailserver.procname import set_process_name
 
 GC_THRESHOLD = 100_000
 
@@ -72,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.personality == "courier":
         from labsim.mailserver.courier.server import run as run_courier
 
+        set_process_name("couriertcpd")
+
         return run_courier(root, args.port_base)
+    set_process_name("dovecot")
     log = DovecotLog(root)
     master = Master(root, log, config_path=args.config, port_base=args.port_base)
     try:

@@ -56,6 +56,8 @@ def test_restarting_the_authdaemon_reloads_authmodulelist(labsim_home: Path) -> 
     try:
         assert lab.start().ok
         port = int(lab.env()["LABSIM_PORT_BASE"]) + 110
+        # Process tools show Courier's listener by its name, as on a real host.
+        assert '("couriertcpd",' in lab.exec(["sh", "-c", f"ss -ltnp 'sport = :{port}'"]).output
         os.makedirs(lab.root / "home/vmail/carol/Maildir/new", exist_ok=True)
         made = lab.exec(
             [

@@ -74,3 +74,10 @@ def test_foreground_start_points_to_the_service(running: ToolLab) -> None:
     assert "service dovecot start" in out and len(out.splitlines()) == 1
     assert running.active() == "inactive"  # no second server, no server at all
     assert not running.listening(143)
+
+
+def test_process_tools_see_a_dovecot(running: ToolLab) -> None:
+    # How a learner checks that the daemon runs: by its name, not python3's.
+    pid = running.out("systemctl show -p MainPID --value dovecot").strip()
+    assert running.out(f"cat /proc/{pid}/comm") == "dovecot\n"
+    assert f'("dovecot",pid={pid},' in running.out("ss -ltnp")

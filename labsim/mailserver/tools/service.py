@@ -116,8 +116,10 @@ def courier_available() -> bool:
 def serve_courier(argv: list[str]) -> int:
     """The process of one Courier unit: `... --serve-courier DAEMON ROOT PORT_BASE`."""
     from labsim.mailserver.courier.server import run as run_courier
+    from labsim.mailserver.procname import set_process_name
 
     daemon, root, base = argv
+    set_process_name("couriertcpd")  # what serves imapd and pop3d on a Courier host
     return run_courier(LabRoot(Path(root)), int(base), [daemon])
 
 
