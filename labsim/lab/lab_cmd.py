@@ -224,7 +224,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
         f"reset of lab {lab.lab_id}",
     )
     backup = lab.reset(confirm=True)
-    print(f"lab {lab.lab_id} is back to its fresh state")
+    if lab.status().server_running:
+        print(f"lab {lab.lab_id} is back to its fresh state")
+    else:
+        # `labsim reset` starts the scenario's services again; this lower-level one leaves them off.
+        stopped = f"its services are stopped (labsim lab start {lab.lab_id})"
+        print(f"lab {lab.lab_id} is back to its fresh state; {stopped}")
     if backup is not None:
         print(f"your changed /etc files are saved in {backup}")
     return 0

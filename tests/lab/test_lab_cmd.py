@@ -106,7 +106,10 @@ def test_reset_and_destroy_need_confirmation(env: dict[str, str], lab_id: str) -
     r = labsim(env, "lab", "reset", lab_id, "--yes")
     assert r.returncode == 0
     out = r.stdout.splitlines()
-    assert out[0] == f"lab {lab_id} is back to its fresh state"
+    assert (
+        out[0]
+        == f"lab {lab_id} is back to its fresh state; its services are stopped (labsim lab start {lab_id})"
+    )
     backup = Path(out[1].removeprefix("your changed /etc files are saved in "))
     assert (backup / "etc/dovecot/local.conf").read_text() == "ssl = no\n"
     assert labsim(env, "lab", "exec", lab_id, "--", *local_conf).stdout != "ssl = no\n"
