@@ -123,3 +123,21 @@ def test_scenario_docker(name: str, labsim_home: Path, lab_image: str, docker_cl
         fresh_then_solved(lab, scenario)
     finally:
         lab.destroy()
+
+
+def test_doveadm_mechanisms_answer_may_be_written_as_capability_shows_it(labsim_home: Path) -> None:
+    scenario = load("dovecot-doveadm")
+    lab = LabRegistry().create(lab_spec(scenario), backend="local", lab_id=new_id())
+    try:
+        lab.start()
+        for result in apply_solution(lab, scenario):
+            assert result.ok, result.output
+        answers = lab.root / "root/answers.txt"
+        answers.write_text(answers.read_text().replace("mechanisms: plain", "mechanisms: PLAIN"))
+        results = {r.check_id: r for r in run_scenario(lab, scenario)}
+        assert results["mechanisms"].passed, explain([results["mechanisms"]])
+        answers.write_text(answers.read_text().replace("mechanisms: PLAIN", "mechanisms: login"))
+        results = {r.check_id: r for r in run_scenario(lab, scenario)}
+        assert not results["mechanisms"].passed
+    finally:
+        lab.destroy()
