@@ -369,6 +369,30 @@ class AuthService:
             failed = failed or ans.failed
         return UserdbAnswer(False, failed=failed)
 
+    def iterate_users(self, mask: str) -> tuple[list[str], bool]:
+        """All users of the userdbs that can list them, in order (doveadm user with a mask).
+
+        False when the listing failed (the reason is logged, as the auth process logs it); names
+        from the userdbs that could list them are still returned, as Dovecot still sends them.
+        """
+        self._ensure_started()
+        listable = [db for db in self.userdbs if db.can_iterate]
+        if not listable:
+            self.log.error(
+                "auth",
+                "auth-master client: Trying to iterate users, but userdbs don't support it "
+                "(created 0 msecs ago, handshake 0 msecs ago)",
+            )
+            return [], False
+        names: list[str] = []
+        ok = True
+        alone = len(self.settings.userdbs) == 1
+        for db in listable:
+            got, good = db.iterate(self.settings, mask, alone)
+            names += got
+            ok = ok and good
+        return names, ok
+
     def userinfo(self, user: str, fields: dict[str, str]) -> UserInfo:
         def num(key: str) -> int:
             try:

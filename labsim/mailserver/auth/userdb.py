@@ -20,8 +20,13 @@ class UserdbAnswer:
     failed: bool = False  # internal failure (bad config), not "unknown user"
 
 
+NO_VARIABLE_PATHS = "User iteration isn't currently supported with %variable paths"
+
+
 class Userdb:
     driver = ""
+    # Whether `doveadm user '*'` can list this userdb's users (Dovecot's iterate_init).
+    can_iterate = False
 
     def __init__(self, db: AuthDb, root: LabRoot, log: AuthLogger) -> None:
         self.db = db
@@ -32,9 +37,27 @@ class Userdb:
     def lookup(self, lookup: Lookup) -> UserdbAnswer:
         raise NotImplementedError
 
+    def iterate(self, settings: DovecotSettings, mask: str, alone: bool) -> tuple[list[str], bool]:
+        """(user names in the userdb's own order, False when the listing failed and was logged).
+
+        `mask` is only what the request is named in log lines (the auth process gets the mask as
+        its user); `alone` is true when this is the only userdb configured.
+        """
+        return [], False
+
+    def _iter_error(self, mask: str, message: str) -> None:
+        # Iteration runs in an auth-worker, which names the request after the mask.
+        prefix, head = self.log.worker_prefix()
+        self.log.error(f"{head}{self.driver}({mask}): {message}", prefix)
+
 
 class PasswdUserdb(Userdb):
     driver = "passwd"
+    can_iterate = True
+
+    def iterate(self, settings: DovecotSettings, mask: str, alone: bool) -> tuple[list[str], bool]:
+        # getpwent() order; accounts outside the valid UID/GID ranges are daemons, not mail users.
+        return [pw.name for pw in unixdb.read_passwd(self.root) if _valid_ids(settings, pw.uid, pw.gid)], True
 
     def lookup(self, lookup: Lookup) -> UserdbAnswer:
         pw = unixdb.getpwnam(self.root, lookup.user)
@@ -48,6 +71,32 @@ class PasswdUserdb(Userdb):
 
 class PasswdFileUserdb(Userdb):
     driver = "passwd-file"
+    can_iterate = True
+
+    def iterate(self, settings: DovecotSettings, mask: str, alone: bool) -> tuple[list[str], bool]:
+        path = self.words[-1] if self.words else ""
+        if _has_variables(path):
+            self._iter_error(
+                mask, "passwd-file: User iteration isn't currently supported with %variable paths"
+            )
+            return [], False
+        path = path.replace("%%", "%")
+        try:
+            data = self.root.path(path).read_bytes()
+        except OSError as exc:
+            # Dovecot 2.3.19 prints a stale errno here; the lab says what really went wrong.
+            self._iter_error(mask, f"open({path}) failed: {exc.strerror or exc}")
+            return [], False
+        names: list[str] = []
+        for line in data.decode("utf-8", "surrogateescape").split("\n"):
+            line = line.removesuffix("\r")
+            if not line or line[0] in ":#":
+                continue  # no user name, or a comment
+            if not alone and line.count(":") < 2:
+                # A passdb-only line (user:password) is skipped when other userdbs could answer.
+                continue
+            names.append(line.split(":", 1)[0])
+        return names, True
 
     def lookup(self, lookup: Lookup) -> UserdbAnswer:
         if not self.words:
@@ -124,6 +173,25 @@ DRIVERS: dict[str, type[Userdb]] = {
 
 def create(db: AuthDb, root: LabRoot, log: AuthLogger) -> Userdb:
     return DRIVERS[db.driver.lower()](db, root, log)
+
+
+def _has_variables(path: str) -> bool:
+    """A %variable in a passwd-file path (`%%` is a plain percent sign)."""
+    i = 0
+    while i < len(path) - 1:
+        if path[i] == "%":
+            if path[i + 1] != "%":
+                return True
+            i += 1
+        i += 1
+    return False
+
+
+def _valid_ids(settings: DovecotSettings, uid: int, gid: int) -> bool:
+    """first_valid_uid..last_valid_uid and the same for GIDs (a last_* of 0 means no limit)."""
+    if uid < settings.first_valid_uid or (settings.last_valid_uid and uid > settings.last_valid_uid):
+        return False
+    return not (gid < settings.first_valid_gid or (settings.last_valid_gid and gid > settings.last_valid_gid))
 
 
 def mail_access_error(settings: DovecotSettings, uid: int, gid: int) -> str | None:

@@ -1,4 +1,4 @@
-"""doveadm for the lab: pw, auth, user, mailbox list|status, who, kick, reload, stop.
+"""doveadm for the lab: pw, auth, user, mailbox list|status, who, kick, log, reload, stop.
 
 Output, messages and exit codes follow Dovecot 2.3's doveadm (EX_NOPERM 77
 for a failed `auth test`, EX_NOUSER 67 for an unknown user, EX_TEMPFAIL 75
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from labsim.mailserver.auth.request import PassdbAnswer, PassdbResult
 from labsim.mailserver.auth.schemes import SCHEMES, UnknownScheme, hash_password, parse_scheme, split_stored
 from labsim.mailserver.auth.schemes import verify_password_detail as _verify
 from labsim.mailserver.auth.service import AuthService
+from labsim.mailserver.auth.vars import expand, user_vars
 from labsim.mailserver.config.errors import ConfigError
 from labsim.mailserver.config.model import DovecotSettings
 from labsim.mailserver.labroot import LabRoot
@@ -44,6 +46,7 @@ _USAGE_LINES = [
     "  config       [doveconf parameters]",
     "  help         [<cmd>]",
     "  kick         [-a <anvil socket path>] <user mask>[|]<ip/bits>",
+    "  log          errors|find|reopen|test",
     "  mailbox      list|status",
     "  pw           [-l] [-p plaintext] [-r rounds] [-s scheme] [-t hash] [-u user] [-V]",
     "  reload       ",
@@ -288,43 +291,202 @@ def cmd_auth_test(ctx: Context, args: list[str]) -> int:
     return EX_NOPERM
 
 
+def _getopt(command: str, args: list[str], spec: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """GNU getopt as doveadm runs it: options anywhere (it permutes), `--` ends them.
+
+    `spec` is getopt's: a letter, then `:` when the option takes a value.
+    """
+    opts: list[tuple[str, str]] = []
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            words += args[i:]
+            break
+        if a.startswith("--"):
+            raise _Fail(EX_USAGE, f"{command}: unrecognized option '{a}'")
+        if not a.startswith("-") or a == "-":
+            words.append(a)
+            continue
+        j = 1
+        while j < len(a):
+            letter = a[j]
+            at = spec.find(letter)
+            if letter == ":" or at < 0:
+                raise _Fail(EX_USAGE, f"{command}: invalid option -- '{letter}'")
+            if spec[at + 1 : at + 2] != ":":
+                opts.append((letter, ""))
+                j += 1
+                continue
+            if j + 1 < len(a):
+                opts.append((letter, a[j + 1 :]))
+            elif i < len(args):
+                opts.append((letter, args[i]))
+                i += 1
+            else:
+                raise _Fail(EX_USAGE, f"{command}: option requires an argument -- '{letter}'")
+            break
+    return opts, words
+
+
+# What doveadm printf()s goes through C stdio: line by line to a terminal, but held until exit
+# when stdout is a pipe or file, so there it lands after stderr's Fatal and after what the
+# formatter (doveadm_print) wrote. main() writes the held text out last.
+_stdio_held: list[str] = []
+
+
+def _printf(text: str) -> None:
+    if sys.stdout.isatty():
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _stdio_held.append(text)
+
+
+def _stdio_exit() -> None:
+    held = "".join(_stdio_held)
+    _stdio_held.clear()
+    if held:
+        sys.stdout.write(held)
+        sys.stdout.flush()
+
+
+def _user_mask(mask: str) -> re.Pattern[str]:
+    """Dovecot's wildcard_match_icase(): `*` any run, `?` one character, case ignored."""
+    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in mask)
+    return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+
+
 def cmd_user(ctx: Context, args: list[str]) -> int:
-    field_only: str | None = None
-    filtered: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a == "-f":
-            field_only = next(it, None)
-            if field_only is None:
-                return _usage()
-        else:
-            filtered.append(a)
-    info, users = _parse_auth_opts(filtered, "axe")
+    opts, users = _getopt("user", args, "a:x:f:e:u")
+    field_only = next((v for k, v in reversed(opts) if k == "f"), None)
+    expand_value = next((v for k, v in reversed(opts) if k == "e"), None)
+    userdb_only = any(k == "u" for k, _ in opts)
+    info = [v for k, v in opts if k == "x"]
     if not users:
         sys.stderr.write(USER_USAGE)  # a command's own usage line, as doveadm prints it
         return EX_USAGE
+    if expand_value is not None and userdb_only:
+        raise _Fail(EX_USAGE, "Error: -e can't be used with -u")
+    if expand_value is not None and field_only is not None:
+        raise _Fail(EX_USAGE, "Error: -e can't be used with -f")
     service = ctx.auth()
     if service.broken is not None:
         raise _fatal("Couldn't connect to auth socket")
+    if any("*" in u or "?" in u for u in users):
+        # One wildcard among the arguments makes them all masks: the userdbs list their users.
+        return _list_users(service, users)
     request = _auth_info(info)
+    if userdb_only:
+        return _userdb_only(service, users, request, field_only)
+    return _user_lookups(ctx, service, users, request, field_only, expand_value)
+
+
+def _list_users(service: AuthService, masks: list[str]) -> int:
+    # The auth process gets one mask as the request's user ("*" for several); doveadm filters.
+    names, ok = service.iterate_users(masks[0] if len(masks) == 1 else "*")
+    patterns = [_user_mask(m) for m in masks]
+    for name in names:
+        if any(p.fullmatch(name) for p in patterns):
+            _printf(name + "\n")
+    if not ok:
+        sys.stderr.write("Error: auth-master: userdb list: User listing returned failure\n")
+        raise _fatal("user listing failed")
+    return EX_OK
+
+
+def _userdb_only(service: AuthService, users: list[str], request: AuthRequest, field_only: str | None) -> int:
+    """`doveadm user -u`: the auth process's USER reply, as `auth lookup` shows a PASS reply."""
     code = EX_OK
-    for user in users:
+    for n, user in enumerate(users):
+        if n:
+            _printf("\n")
         name, _problem = service.translate_user(user)
-        if field_only is None:
-            print("field\tvalue")
         ans = service.userdb_lookup(name, request, verified=False) if name is not None else None
+        if ans is not None and ans.failed and not ans.found:
+            sys.stderr.write(f"Error: auth-master: userdb lookup({user}): Auth USER lookup failed\n")
+            sys.stderr.write(f"Error: userdb lookup failed for {user}\n")
+            sys.stderr.flush()
+            code = EX_TEMPFAIL
+            continue
         if ans is None or not ans.found:
-            sys.stdout.flush()
-            sys.stderr.write(f"\nuserdb lookup: user {user} doesn't exist\n")
+            _printf(f"userdb lookup: user {user} doesn't exist\n")
             code = EX_NOUSER
             continue
+        fields = {"user": name or user, **ans.fields}
         if field_only is not None:
-            if field_only in ans.fields:
-                print(ans.fields[field_only])
+            if field_only in fields:
+                _printf(fields[field_only] + "\n")
             continue
-        for key, value in ans.fields.items():
-            print(f"{key}\t{value}")
+        _printf(f"userdb: {user}\n")
+        for key, value in fields.items():
+            _printf(f"  {key:<10}: {value}\n")
     return code
+
+
+def _user_lookups(
+    ctx: Context,
+    service: AuthService,
+    users: list[str],
+    request: AuthRequest,
+    field_only: str | None,
+    expand_value: str | None,
+) -> int:
+    """`doveadm user` without -u: what a mail process gets (the userdb's answer plus mail_location).
+
+    The table goes through doveadm's formatter, which writes it out when the command ends; the
+    blank lines between users, the not-found lines and -f/-e values are printf()s (see _printf).
+    """
+    table = field_only is None and expand_value is None
+    rows: list[str] = ["field\tvalue"] if table else []
+    code = EX_OK
+    for n, user in enumerate(users):
+        if n:
+            _printf("\n")
+        name, _problem = service.translate_user(user)
+        ans = service.userdb_lookup(name, request, verified=False) if name is not None else None
+        if name is not None and ans is not None and field_only is not None and ans.failed and not ans.found:
+            sys.stderr.write(
+                f"doveadm({user})<{os.getpid()}><>: Error: auth-master: userdb lookup({user}): "
+                "Auth USER lookup failed\n"
+            )
+            code = EX_TEMPFAIL
+            continue
+        if name is None or ans is None or not ans.found:
+            missing = f"\nuserdb lookup: user {user} doesn't exist\n"
+            if table:
+                _printf(missing)
+            else:
+                sys.stderr.write(missing)
+            code = EX_NOUSER
+            continue
+        fields = _mail_user_fields(ctx, user, name, ans.fields)
+        if expand_value is not None:
+            values = user_vars(name, home=fields["home"], service=request.service)
+            _printf(expand(expand_value, values) + "\n")
+        elif field_only is not None:
+            if field_only in fields:
+                _printf(fields[field_only] + "\n")
+        else:
+            rows += [f"{key}\t{value}" for key, value in fields.items()]
+    sys.stdout.write("".join(line + "\n" for line in rows))
+    return code
+
+
+def _mail_user_fields(ctx: Context, user: str, name: str, userdb: dict[str, str]) -> dict[str, str]:
+    """The fields doveadm prints for a mail user, in its order: user (when translated), uid, gid,
+    home, mail (the userdb's or mail_location), then the userdb's other fields."""
+    fields: dict[str, str] = {"user": name} if name != user else {}
+    fields["uid"] = userdb.get("uid", "")
+    fields["gid"] = userdb.get("gid", "")
+    fields["home"] = userdb.get("home", "")
+    fields["mail"] = userdb.get("mail", ctx.settings().mail_location)
+    for key, value in userdb.items():
+        if key not in ("uid", "gid", "home", "mail") and key:
+            fields[key] = value
+    return fields
 
 
 def cmd_auth_lookup(ctx: Context, args: list[str]) -> int:
@@ -497,6 +659,12 @@ def cmd_who(ctx: Context, args: list[str]) -> int:
     return doveadm_who.cmd_who(ctx, args)
 
 
+def cmd_log(ctx: Context, args: list[str]) -> int:
+    from labsim.mailserver.tools import doveadm_log
+
+    return doveadm_log.run(ctx, args)
+
+
 def cmd_kick(ctx: Context, args: list[str]) -> int:
     from labsim.mailserver.tools import doveadm_who
 
@@ -512,6 +680,7 @@ COMMANDS: dict[str, Callable[[Context, list[str]], int]] = {
     "mailbox": cmd_mailbox,
     "who": cmd_who,
     "kick": cmd_kick,
+    "log": cmd_log,
 }
 
 
@@ -550,7 +719,14 @@ def main(argv: list[str] | None = None, *, settings: DovecotSettings | None = No
         return _usage()
     ctx = Context(root, config, settings)
     try:
-        return command(ctx, args[1:])
+        return _run(command, ctx, args[1:])
+    finally:
+        _stdio_exit()
+
+
+def _run(command: Callable[[Context, list[str]], int], ctx: Context, args: list[str]) -> int:
+    try:
+        return command(ctx, args)
     except _Fail as exc:
         sys.stdout.flush()
         if exc.message:
