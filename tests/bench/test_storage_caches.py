@@ -135,10 +135,10 @@ def test_mbox_sessions_on_an_unchanged_file_share_one_view_and_take_no_lock(
     real_lock = mbox_mod.mbox_lock
 
     def counting_lock(
-        root: LabRoot, path: Path, wait: float = 30.0
+        root: LabRoot, path: Path, wait: float = 30.0, privileged: bool = False
     ) -> contextlib.AbstractContextManager[None]:
         locks.append(path)
-        return real_lock(root, path, wait)
+        return real_lock(root, path, wait, privileged)
 
     monkeypatch.setattr(mbox_mod, "mbox_lock", counting_lock)
     one = st.open("INBOX")
