@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from labsim.lab.local import port_free
 
 DOVECOT = "/usr/sbin/dovecot"
 LIBEXEC = "/usr/lib/dovecot"
@@ -56,6 +60,56 @@ def require_real_dovecot() -> None:
         if strict:
             pytest.fail(f"conformance needs the real Dovecot: {reason}")
         pytest.skip(reason)
+
+
+# Port bases handed out to this machine's test processes: xdist workers start their servers
+# at the same moment, and a port that is free when two of them look is taken by one.
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "labsim-test-port-claims"
+
+
+def free_port_block(avoid: tuple[int, ...] = ()) -> int:
+    """A port base whose +110 and +143 are free on 127.0.0.1 and that no other live test
+    process has claimed. The search starts at a random block."""
+    PORT_CLAIMS.mkdir(exist_ok=True)
+    blocks = list(range(31000, 60000, 1000))
+    start = random.randrange(len(blocks))
+    for base in blocks[start:] + blocks[:start]:
+        if base in avoid or not (port_free(base + 110) and port_free(base + 143)):
+            continue
+        if _claim(PORT_CLAIMS / str(base)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def _claim(path: Path) -> bool:
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text() or "0")
+            except (OSError, ValueError):
+                owner = 0
+            if owner == os.getpid() or _alive(owner):
+                return False
+            path.unlink(missing_ok=True)  # its process is gone: the claim with it
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:

@@ -18,7 +18,6 @@ import contextlib
 import difflib
 import grp
 import os
-import random
 import re
 import shutil
 import socket
@@ -36,9 +35,8 @@ from typing import BinaryIO
 
 import pytest
 
-from labsim.lab.local import port_free
 from tests.conformance.realcourier import RealCourier, listener_pids, require_real_courier
-from tests.conformance.realdovecot import wait_for_port
+from tests.conformance.realdovecot import free_port_block, wait_for_port
 
 NOBODY = 65534
 # A Unix account for authpam, seen only inside the real Courier's namespace and the lab root.
@@ -159,19 +157,6 @@ def make_pem(work: Path) -> bytes:
     return cert.read_bytes() + key.read_bytes()
 
 
-def free_port_block(avoid: int = 0) -> int:
-    """A port base whose +110 and +143 are free on 127.0.0.1. The search starts at a
-    random block: other suites on this machine search upwards from fixed places."""
-    blocks = list(range(32000, 60000, 1000))
-    start = random.randrange(len(blocks))
-    for base in blocks[start:] + blocks[:start]:
-        if base == avoid:
-            continue
-        if port_free(base + 110) and port_free(base + 143):
-            return base
-    raise RuntimeError("no free port block")
-
-
 @dataclass
 class Peer:
     name: str
@@ -258,7 +243,7 @@ def running_peers(switches: Switches, certificates: bool = True) -> Iterator[dic
             check=True,
             capture_output=True,
         )
-        ours_base = free_port_block(avoid=real_base)
+        ours_base = free_port_block(avoid=(real_base,))
         # A file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
         with open(work / "ours.stderr", "wb") as err:
             proc = subprocess.Popen(

@@ -23,8 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from labsim.lab.local import port_free
-from tests.conformance.realdovecot import RealDovecot, give_to_nobody, require_real_dovecot, wait_for_port
+from tests.conformance.realdovecot import (
+    RealDovecot,
+    free_port_block,
+    give_to_nobody,
+    require_real_dovecot,
+    wait_for_port,
+)
 
 CONF = """\
 protocols = imap pop3
@@ -34,13 +39,6 @@ mail_location = maildir:~/Maildir
 auth_failure_delay = 0
 """
 USERS = ("alice", "bob")
-
-
-def free_base(after: int = 0) -> int:
-    for base in range(32000 + after, 60000, 1000):
-        if port_free(base + 110) and port_free(base + 143):
-            return base
-    raise RuntimeError("no free port block")
 
 
 @dataclass
@@ -113,7 +111,7 @@ def sides() -> Iterator[dict[str, Side]]:
             f"{kind} {{\n  driver = passwd-file\n  args = {path}\n}}\n" for kind in ("passdb", "userdb")
         )
 
-    real_base = free_base()
+    real_base = free_port_block()
     real = RealDovecot(real_dir, CONF + db(real_dir / "users"), real_base + 143, real_base + 110)
     real.start()
 
@@ -122,7 +120,7 @@ def sides() -> Iterator[dict[str, Side]]:
     (ours_root / "etc" / "dovecot" / "dovecot.conf").write_text(
         CONF + "listen = 127.0.0.1\nlog_path = /var/log/dovecot.log\n" + db("/etc/dovecot/users")
     )
-    ours_base = free_base(after=real_base - 32000 + 1000)
+    ours_base = free_port_block(avoid=(real_base,))
     env = {**os.environ, "LABSIM_ROOT": str(ours_root), "LANG": "C"}
     proc = subprocess.Popen(
         [

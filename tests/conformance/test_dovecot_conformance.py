@@ -21,8 +21,13 @@ from typing import BinaryIO
 
 import pytest
 
-from labsim.lab.local import port_free
-from tests.conformance.realdovecot import RealDovecot, give_to_nobody, require_real_dovecot, wait_for_port
+from tests.conformance.realdovecot import (
+    RealDovecot,
+    free_port_block,
+    give_to_nobody,
+    require_real_dovecot,
+    wait_for_port,
+)
 
 MESSAGES = [
     b"From: a@example.com\nTo: tester@example.com\nSubject: m1\n\nbody 1\n",
@@ -56,14 +61,6 @@ auth_failure_delay = 0
         + "}\n"
     )
 )
-
-
-def free_port_block() -> int:
-    """A port base whose +110 and +143 are free on 127.0.0.1."""
-    for base in range(31000, 60000, 1000):
-        if port_free(base + 110) and port_free(base + 143):
-            return base
-    raise RuntimeError("no free port block")
 
 
 def seed_maildir(home: Path) -> None:
@@ -196,7 +193,7 @@ def peers() -> Iterator[dict[str, Peer]]:
         + "passdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n"
         + "userdb {\n  driver = passwd-file\n  args = /etc/dovecot/users\n}\n"
     )
-    ours_base = free_port_block() if real_base != 31000 else 41000
+    ours_base = free_port_block(avoid=(real_base,))
     try:
         with ours_running(ours_root, ours_base):
             yield {

@@ -149,6 +149,19 @@ def imap_login(port: int) -> list[str]:
     return out
 
 
+def settle(log: Path, quiet: float = 0.5, limit: float = 10.0) -> None:
+    """Until the log has not grown for `quiet` seconds (bounded)."""
+    deadline = time.monotonic() + limit
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_size = log.stat().st_size if log.exists() else 0
+        if now_size != size:
+            size, since = now_size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
 def start_and_login(root: Path, real: bool, port: int) -> tuple[int | None, list[str], list[str], str]:
     """(exit status if it stopped at start, the client's lines, the log, stderr)."""
     if real:
@@ -170,7 +183,7 @@ def start_and_login(root: Path, real: bool, port: int) -> tuple[int | None, list
             time.sleep(0.05)
         if proc.poll() is None:
             client = imap_login(port)
-            time.sleep(0.5)  # the login's log lines
+            settle(log)  # the login's log lines, from processes that log on their own time
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
