@@ -209,17 +209,35 @@ class StudySession:
             raise ServiceError(f"scenario {scenario.id} runs only on the local backend, not in Docker")
         raise ServiceError(f"scenario {scenario.id} needs a Docker lab, and {reason}")
 
+    @staticmethod
+    def _current_attempt(store: ProgressStore, scenario_id: str) -> int | None:
+        """The scenario's open attempt (the newest, unless a reset closed it), or None.
+
+        Asked of the store every time, not remembered: a `labsim reset` in another terminal closes
+        the attempt this session was working in, and its runs must not be shown or added to.
+        """
+        latest = store.latest_attempt(scenario_id)
+        return latest.id if latest is not None and latest.finished_at is None else None
+
     def _attempt(self, scenario: Scenario, backend: str) -> int:
-        if scenario.id in self._attempts:
-            return self._attempts[scenario.id]
+        """The open attempt, or a new one when there is none (the first time, or after a reset)."""
         with self._progress() as store:
-            latest = store.latest_attempt(scenario.id)
-            if latest is not None and latest.finished_at is None:
-                attempt_id = latest.id
-            else:
+            attempt_id = self._current_attempt(store, scenario.id)
+            if attempt_id is None:
                 attempt_id = store.start_attempt(
                     scenario.id, scenario.version, scenario.checks_hash(), backend
                 )
+        self._attempts[scenario.id] = attempt_id
+        return attempt_id
+
+    def _new_attempt(self, scenario: Scenario, backend: str) -> int:
+        """Close the open attempt (its runs and best score stay in the progress) and start another:
+        a reset lab is a new try, and what is done in it (a pass, the solution revealed) is its own."""
+        with self._lock, self._progress() as store:
+            current = self._current_attempt(store, scenario.id)
+            if current is not None:
+                store.finish_attempt(current)
+            attempt_id = store.start_attempt(scenario.id, scenario.version, scenario.checks_hash(), backend)
         self._attempts[scenario.id] = attempt_id
         return attempt_id
 
@@ -275,6 +293,10 @@ class StudySession:
         """reset(), and what starting the fresh lab's services said (None: it has none)."""
         lab = self.lab(scenario)
         backup = lab.reset(confirm=True)
+        if self.exam:
+            self._exam_runs.pop(scenario.id, None)  # the fresh lab has not been checked
+        else:
+            self._new_attempt(scenario, lab.backend_name)
         started = lab.start() if lab.spec.services else None
         return backup, started
 
@@ -359,10 +381,8 @@ class StudySession:
         if self.exam:
             return list(self._exam_runs.get(scenario.id, []))
         with self._lock, self._progress() as store:
-            attempt_id = self._attempts.get(scenario.id)
-            if attempt_id is None:
-                latest = store.latest_attempt(scenario.id)
-                attempt_id = None if latest is None else latest.id
+            # Only the open attempt's: after a reset the fresh lab has not been checked yet.
+            attempt_id = self._current_attempt(store, scenario.id)
             runs = [] if attempt_id is None else store.runs(attempt_id)
         if not runs:
             return []
@@ -387,12 +407,8 @@ class StudySession:
         if self.exam:
             return {}
         with self._lock, self._progress() as store:
-            if scenario.id not in self._attempts:
-                latest = store.latest_attempt(scenario.id)
-                if latest is None or latest.finished_at is not None:
-                    return {}
-                return store.hints_taken(latest.id)
-            return store.hints_taken(self._attempts[scenario.id])
+            attempt_id = self._current_attempt(store, scenario.id)
+            return {} if attempt_id is None else store.hints_taken(attempt_id)
 
     def next_hint_task(self, scenario: Scenario) -> str | None:
         """The first task (in order) with a hint not shown yet; None when all were shown."""
@@ -437,7 +453,9 @@ class StudySession:
         return solution
 
     def add_time(self, scenario: Scenario, seconds: float) -> None:
-        attempt = self._attempts.get(scenario.id)
-        if attempt is not None:
-            with self._lock, self._progress() as store:
+        if scenario.id not in self._attempts:  # not opened in this session: no attempt to add to
+            return
+        with self._lock, self._progress() as store:
+            attempt = self._current_attempt(store, scenario.id)
+            if attempt is not None:
                 store.add_time(attempt, seconds)

@@ -148,10 +148,15 @@ def test_the_whole_path_on_a_real_local_lab(real: tuple[RealServices, Scenario],
     assert backup is not None and (backup / "etc/dovecot/local.conf").read_text() == "protocols = imap\n"
     assert services.lab_info(example).running  # type: ignore[union-attr]
 
-    # A second RealServices (the next `labsim`) finds the same lab and attempt.
+    # A second RealServices (the next `labsim`) finds the same lab, and the attempt the reset began:
+    # the hints before the reset stay with the attempt it closed.
     again = RealServices(scenarios_dir=EXAMPLE, home=tmp_path / "home", backend="local")
     assert again.open_lab(example).lab_id == info.lab_id
-    assert again.hints_taken(example) == {"maildir": 3}
+    assert again.hints_taken(example) == {}
+    with ProgressStore(tmp_path / "home" / "progress.db") as store:
+        closed, current = store.attempts("_example")
+        assert closed.finished_at is not None and store.hints_taken(closed.id) == {"maildir": 3}
+        assert current.finished_at is None and not current.solved_by_solution
 
     services.stop(example)
     assert not services.lab_info(example).running  # type: ignore[union-attr]

@@ -89,7 +89,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     lab = existing_lab(study, scen)
     confirm(
         f"Reset lab {lab.lab_id} to the scenario's fresh state? Changed /etc files are backed up, "
-        "everything else you did in the lab is lost.",
+        "everything else you did in the lab is lost; your score so far stays in your progress and a new "
+        "attempt begins.",
         args.yes,
         f"reset of lab {lab.lab_id}",
     )

@@ -516,7 +516,8 @@ class ScenarioScreen(Screen[None]):
             return
         question = (
             "Reset the lab to its fresh state? Everything done in it is wiped; "
-            "the /etc files you changed are saved in the lab's backups folder."
+            "the /etc files you changed are saved in the lab's backups folder. "
+            "Your score so far stays in your progress; a new attempt begins."
         )
         self.app.push_screen(ConfirmScreen("Reset the lab", question, yes="Reset"), self._reset_answer)
 
