@@ -6,8 +6,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from weakref import WeakSet
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
+from textual.notifications import Notification
 from textual.screen import Screen
 
 from labsim.checks.result import CheckResult
@@ -42,6 +44,7 @@ class LabsimApp(App[None]):
         self.checks_in_flight: set[str] = set()  # run keys (scenario ids); see ScenarioScreen.run_key
         # A run in flight: its results so far and the check running now, for a screen opened meanwhile.
         self.check_progress: dict[str, tuple[list[CheckResult], str | None]] = {}
+        self._toast_watch: WeakSet[Screen[Any]] = WeakSet()  # screens to redraw when a toast has gone
 
     def on_mount(self) -> None:
         keymap, problems = load_keymap(self.keymap_file)
@@ -58,6 +61,52 @@ class LabsimApp(App[None]):
 
     def action_dismiss_notifications(self) -> None:
         self.clear_notifications()
+
+    # --- a notification gone is a notification off the terminal ---
+    # Textual 8.2.8 can leave a removed toast's box on the terminal: after a scroll (the brief
+    # scrolled to a new hint) the compositor's full map is stale and is rebuilt lazily once the
+    # toast has left the DOM, so the layout that follows does not see the toast go and never
+    # redraws where it was. The fix: once a removed toast has left the screen, redraw the screen.
+    def _unnotify(self, notification: Notification, refresh: bool = True) -> None:
+        super()._unnotify(notification, refresh)  # a toast's timeout or a click on it
+        self._redraw_after_toasts()
+
+    def clear_notifications(self) -> None:
+        super().clear_notifications()  # ctrl+l
+        self._redraw_after_toasts()
+
+    def _redraw_after_toasts(self) -> None:
+        try:
+            screen = self.screen
+        except ScreenStackError:  # closing
+            return
+        # Only with a toast on its way out: a modal redrawn as it was pushed (ctrl+l with nothing
+        # shown) lost the row of the screen below that shows through it.
+        if screen in self._toast_watch or not self._leaving_toasts(screen):
+            return
+        self._toast_watch.add(screen)
+        # immediate: called inside the layout pass, so the redraw asked for below is done in the
+        # same update, after the layout without the toast.
+        screen.screen_layout_refresh_signal.subscribe(self, self._toast_layout, immediate=True)
+
+    def _leaving_toasts(self, screen: Screen[Any]) -> bool:
+        """Whether the screen still holds a toast whose notification is gone."""
+        for toast in screen.query("Toast"):
+            shown = getattr(toast, "_notification", None)  # what Textual's ToastRack compares too
+            if isinstance(shown, Notification) and shown not in self._notifications:
+                return True
+        return False
+
+    def _toast_layout(self, screen: Screen[Any]) -> None:
+        """A layout pass on a screen with a toast on its way out: redraw once none is left."""
+        current = screen.is_current
+        if current and self._leaving_toasts(screen):
+            return  # still in the DOM: its removal ends with a layout pass, which calls again
+        screen.screen_layout_refresh_signal.unsubscribe(self)
+        self._toast_watch.discard(screen)
+        # A screen under another one is redrawn whole when it is shown again (Textual's resume).
+        if current:
+            screen.refresh()
 
     def open_scenario(self, scenario: Scenario) -> None:
         self.push_screen(ScenarioScreen(self.services, scenario))

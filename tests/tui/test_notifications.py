@@ -10,18 +10,23 @@ import copy
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from textual.widget import Widget
 
 from labsim.grading.progress import ScenarioProgress
+from labsim.scenario.loader import load_scenario
 from labsim.tui.app import LabsimApp
+from labsim.tui.components.scenario_list import ScenarioList
 from labsim.tui.keymap import all_binding_ids
 from labsim.tui.screens.home import HomeScreen
 from labsim.tui.screens.scenario import ScenarioScreen
 from labsim.tui.services import ScenarioRow
+from tests.tui.terminal_mirror import TerminalMirror, screen_text
 from tests.tui.test_tui_flows import make_app, messages, open_maildir
 from tests.tui.tui_fakes import MAILDIR, FakeServices, sync
 
 SMALL = (80, 24)
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def take_a_hint(pilot, app: LabsimApp) -> None:  # type: ignore[no-untyped-def]
@@ -132,3 +137,55 @@ async def test_a_hint_is_shown_as_written_with_what_it_costs(tmp_path: Path) -> 
         assert note.message == "Look for [imap] in `doveconf -n`; a refusal says [AUTH]."
         assert note.title == "Hint 1 of 1 (costs 0.5 points)"
         assert "[imap]" in str(toasts(app)[0].render())
+
+
+# --- a dismissed notification leaves the terminal too -------------------------------------------
+# At 80x24 the hint scrolls the brief to its end in the same frame as its toast shows; Textual 8.2.8
+# then forgot to redraw where the toast was once it went (ctrl+l, a click, its timeout). The screen's
+# full render (export_screenshot) never showed it: what the terminal was sent did (TerminalMirror).
+
+PAM = REPO / "scenarios" / "dovecot-pam"
+
+
+async def hint_on_pam(pilot, app: LabsimApp) -> TerminalMirror:  # type: ignore[no-untyped-def]
+    mirror = TerminalMirror(app, *SMALL)
+    await pilot.pause()
+    listing = app.screen.query_one(ScenarioList)
+    listing.highlighted = listing.get_option_index("dovecot-pam")
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.clear_notifications()
+    await take_a_hint(pilot, app)
+    await app.workers.wait_for_complete()  # the brief scrolled to its end
+    await pilot.pause()
+    assert "Hint 1 of 3" in mirror.text() and "`doveconf -n`" in mirror.text()
+    return mirror
+
+
+def pam_services() -> FakeServices:
+    pam = load_scenario(PAM)
+    return FakeServices(rows=[ScenarioRow(pam, ScenarioProgress(pam.id))])
+
+
+@pytest.mark.parametrize("how", ["ctrl+l", "click", "timeout"])
+@sync
+async def test_a_hint_notification_leaves_the_80x24_terminal(how: str, tmp_path: Path) -> None:
+    app = make_app(pam_services(), tmp_path)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        mirror = await hint_on_pam(pilot, app)
+        (toast,) = toasts(app)
+        if how == "ctrl+l":
+            await pilot.press("ctrl+l")
+        elif how == "click":
+            await pilot.click(toast)
+        else:
+            toast._expire()  # type: ignore[attr-defined]  # what its 15 s timer calls
+        for _ in range(3):
+            await pilot.pause()
+        assert messages(app) == [] and toasts(app) == []
+        shown = mirror.text()
+        # The toast's title, and its text as written (the brief, rendered Markdown, shows no backticks).
+        assert "Hint 1 of 3" not in shown and "`doveconf -n`" not in shown
+        # What the terminal shows is the screen as it is: nothing of the toast is left anywhere.
+        assert shown == screen_text(app)

@@ -26,8 +26,11 @@ from labsim.tui.screens.exam import ExamScreen
 from labsim.tui.screens.home import HomeScreen
 from labsim.tui.screens.mail_log import EMPTY_LOG, MailLogScreen
 from labsim.tui.screens.scenario import ScenarioScreen, start_failure
+from labsim.tui.screens.solution import SolutionScreen
 from labsim.tui.services import LabInfo, ScenarioRow
+from tests.tui.terminal_mirror import screen_text
 from tests.tui.test_tui_flows import make_app, messages, open_maildir, text_of
+from tests.tui.test_tui_snapshots import LONG_SOLUTION
 from tests.tui.tui_fakes import MAILDIR, TEACHING, FakeServices, sync, with_teaching_point
 
 SMALL = (80, 24)
@@ -357,3 +360,22 @@ async def test_the_status_bar_says_esc_and_q_where_the_footer_has_no_room(tmp_pa
             await pilot.press("escape")
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)
+
+
+@sync
+async def test_a_long_solution_line_is_shown_whole_at_80x24(tmp_path: Path) -> None:
+    """courier-pop's sed is wider than the solution box at 80 columns: it wraps, none of it is cut."""
+    app = make_app(FakeServices(), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(SolutionScreen(LONG_SOLUTION))
+        await pilot.pause()
+        await pilot.pause()
+        shown = " ".join(line.strip(" │█") for line in screen_text(app).splitlines())
+        for part in (
+            "sed -i -e 's/^POP3DSTART=.*/POP3DSTART=YES/' -e",
+            """'s/^POP3AUTH=.*/POP3AUTH="LOGIN PLAIN"/'""",
+            "/etc/courier/pop3d",
+            "service courier-pop restart",
+        ):
+            assert part in shown, shown

@@ -13,6 +13,7 @@ from labsim.grading.progress import ScenarioProgress
 from labsim.tui.app import LabsimApp
 from labsim.tui.components.check_list import CheckList
 from labsim.tui.components.scenario_list import ScenarioList
+from labsim.tui.screens.solution import SolutionScreen
 from labsim.tui.services import ScenarioRow
 from tests.tui.tui_fakes import MAILDIR, MBOX, FakeServices, scenario, teaching_services
 
@@ -157,3 +158,25 @@ def long_titles_app(tmp_path: Path) -> LabsimApp:
 
 def test_home_screen_with_long_titles_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
     assert snap_compare(long_titles_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+# A solution line wider than the box at 80 columns (courier-pop's sed): it was cut at the box's edge,
+# with no way to scroll sideways; now it wraps, whole.
+LONG_SOLUTION = """# Reference solution: Courier POP3: start pop3d and offer SASL logins
+
+Then run:
+
+```
+sed -i -e 's/^POP3DSTART=.*/POP3DSTART=YES/' -e 's/^POP3AUTH=.*/POP3AUTH="LOGIN PLAIN"/' /etc/courier/pop3d
+service courier-pop restart
+```"""
+
+
+async def long_solution(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+    pilot.app.push_screen(SolutionScreen(LONG_SOLUTION))
+    await settle(pilot)
+
+
+def test_a_long_solution_line_wraps_at_80x24(snap_compare: Compare, tmp_path: Path) -> None:
+    assert snap_compare(app(tmp_path), terminal_size=(80, 24), run_before=long_solution)
