@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from labsim.checks.registry import CHECKS
 from labsim.checks.result import CheckResult
-from labsim.checks.staleness import ASKS_THE_SERVER, edited_since_start, reload_note
+from labsim.checks.staleness import asks, edited_since_start, reload_note
 from labsim.lab.model import Lab, LabError
 from labsim.scenario.model import CheckSpec, Scenario, Task
 
@@ -44,13 +44,14 @@ def run_check(lab: Lab, spec: CheckSpec) -> CheckResult:
 
 
 def run_checks(lab: Lab, specs: Iterable[CheckSpec]) -> Iterator[CheckResult]:
-    note: str | None = None  # asked once per run, at the first failure that concerns the server
+    edited: list[tuple[str, str]] | None = None  # asked once per run, at the first failure it concerns
     for spec in specs:
         result = run_check(lab, spec)
-        if not result.passed and result.error is None and spec.type in ASKS_THE_SERVER:
-            if note is None:
-                note = reload_note(edited_since_start(lab))
-            result.message += note
+        services = asks(spec)
+        if not result.passed and result.error is None and services != frozenset():
+            if edited is None:
+                edited = edited_since_start(lab)
+            result.message += reload_note([e for e in edited if services is None or e[0] in services])
         yield result
 
 
