@@ -401,7 +401,10 @@ class Master:
         path = self._pid_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{os.getpid()}\n")
+            # Whole or not at all: doveadm reload, run the moment it appears, must read the pid.
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(f"{os.getpid()}\n")
+            os.replace(tmp, path)
             self.pid_file = path
         except OSError as exc:
             self.log.error("master", f"open({self.root.lab_path(path)}) failed: {exc.strerror}")
