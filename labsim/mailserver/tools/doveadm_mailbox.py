@@ -26,7 +26,7 @@ from labsim.mailserver.log import DovecotLog
 from labsim.mailserver.privileges import AsUser, AsUserProxy, RootLog, can_switch
 from labsim.mailserver.storage.base import MailboxInfo, MailboxNotFound, MailStorage, StorageError
 from labsim.mailserver.storage.names import encode_mutf7, is_inbox
-from labsim.mailserver.tools.doveadm import EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, Context, _Fail
+from labsim.mailserver.tools.doveadm import EX_NOUSER, EX_OK, EX_TEMPFAIL, EX_USAGE, Context, _Fail, _getopt
 
 EX_NOTFOUND = 68  # doveadm's exit code for a mailbox that does not exist
 
@@ -64,36 +64,8 @@ class _StderrLog(DovecotLog):
 
 def _options(command: str, args: list[str], flags: str, with_value: str) -> tuple[dict[str, str], list[str]]:
     """getopt_long as doveadm's mail commands parse (options may follow arguments; `--` ends them)."""
-    opts: dict[str, str] = {}
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        i += 1
-        if a == "--":
-            rest += args[i:]
-            break
-        if a.startswith("--"):
-            raise _Fail(EX_USAGE, f"{command}: unrecognized option '{a}'")
-        if not a.startswith("-") or a == "-":
-            rest.append(a)
-            continue
-        j = 1
-        while j < len(a):
-            letter = a[j]
-            if letter in with_value:
-                value = a[j + 1 :] or (args[i] if i < len(args) else None)
-                if value is None:
-                    raise _Fail(EX_USAGE, f"{command}: option requires an argument -- '{letter}'")
-                if not a[j + 1 :]:
-                    i += 1
-                opts[letter] = value
-                break
-            if letter not in flags:
-                raise _Fail(EX_USAGE, f"{command}: invalid option -- '{letter}'")
-            opts[letter] = ""
-            j += 1
-    return opts, rest
+    opts, rest = _getopt(command, args, flags + "".join(f"{c}:" for c in with_value))
+    return dict(opts), rest
 
 
 def _user_name(opts: dict[str, str]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from labsim.mailserver.anvil import HANDSHAKE, MaskError, WhoFilter, parse_masks, tabescape, tabunescape
 from labsim.mailserver.anvil import unix_address as _unix_address
-from labsim.mailserver.tools.doveadm import EX_OK, EX_TEMPFAIL, EX_USAGE, Context, _base_dir, _Fail
+from labsim.mailserver.tools.doveadm import EX_OK, EX_TEMPFAIL, EX_USAGE, Context, _base_dir, _Fail, _getopt
 
 EX_NOTFOUND = 68  # DOVEADM_EX_NOTFOUND: `doveadm kick` found no one
 ANVIL_TIMEOUT = 10.0  # seconds doveadm waits for the server's answer
@@ -151,31 +151,10 @@ def _parse_dump(lines: list[str]) -> list[WhoLine]:
 # --- argument parsing -----------------------------------------------------------------------
 
 
-def _getopt(command: str, args: list[str], flags: str, with_value: str) -> tuple[dict[str, str], list[str]]:
+def _options(command: str, args: list[str], flags: str, with_value: str) -> tuple[dict[str, str], list[str]]:
     """getopt_long as doveadm runs it: options may follow the masks, `--` ends them."""
-    opts: dict[str, str] = {}
-    words: list[str] = []
-    it = iter(args)
-    for a in it:
-        if a == "--":
-            words += list(it)
-            break
-        if a.startswith("--"):
-            raise _Fail(EX_USAGE, f"{command}: unrecognized option '{a}'")
-        if not a.startswith("-") or a == "-":
-            words.append(a)
-            continue
-        for i, letter in enumerate(a[1:], 1):
-            if letter in with_value:
-                value = a[i + 1 :] or next(it, None)
-                if value is None:
-                    raise _Fail(EX_USAGE, f"{command}: option requires an argument -- '{letter}'")
-                opts[letter] = value
-                break
-            if letter not in flags:
-                raise _Fail(EX_USAGE, f"{command}: invalid option -- '{letter}'")
-            opts[letter] = ""
-    return opts, words
+    opts, words = _getopt(command, args, flags + "".join(f"{c}:" for c in with_value))
+    return dict(opts), words
 
 
 def _filter(masks: list[str]) -> WhoFilter:
@@ -189,7 +168,7 @@ def _filter(masks: list[str]) -> WhoFilter:
 
 
 def cmd_who(ctx: Context, args: list[str]) -> int:
-    opts, masks = _getopt("who", args, "1", "a")
+    opts, masks = _options("who", args, "1", "a")
     wanted = _filter(masks)
     lines = _parse_dump(_ask(ctx, opts.get("a"), "CONNECT-DUMP"))
     if "1" in opts:
@@ -228,7 +207,7 @@ def _aggregate(lines: list[WhoLine], wanted: WhoFilter) -> list[list[str]]:
 
 
 def cmd_kick(ctx: Context, args: list[str]) -> int:
-    opts, masks = _getopt("kick", args, "f", "a")
+    opts, masks = _options("kick", args, "f", "a")
     if not masks:
         raise _Fail(EX_USAGE, "Error: user and/or ip[/bits] must be specified.")
     wanted = _filter(masks)
