@@ -6,6 +6,7 @@ further lines indented under the text so the lead column stays clear.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rich.text import Text
@@ -17,12 +18,43 @@ def wrap_words(text: str, width: int) -> list[str]:
 
 
 def hanging(lead: Text, text: str, width: int, style: str = "") -> Text:
-    """lead, then text wrapped to the width left beside it; further lines start under the text."""
+    """lead, then text wrapped to the width left beside it; further lines start under the text.
+    `code` spans (a scenario's Markdown) are shown in bold, without their backticks."""
     indent = lead.cell_len
-    lines = wrap_words(text, width - indent)
+    plain, code = _code_spans(text)
+    plain = re.sub(r"\s", " ", plain)  # as textwrap sees it: each line is then a slice of it
+    bold = f"{style} bold".strip()
     row = lead.copy()
-    row.append(lines[0], style)
-    for line in lines[1:]:
-        row.append("\n" + " " * indent)
-        row.append(line, style)
+    at = 0
+    for n, line in enumerate(wrap_words(plain, width - indent)):
+        if n:
+            row.append("\n" + " " * indent)
+        start = plain.find(line, at)
+        if start < 0:  # not expected; the words still show, unstyled
+            row.append(line, style)
+            continue
+        at = start + len(line)
+        # Runs of the same style, one span each.
+        run_from = start
+        for i in range(start + 1, at + 1):
+            if i == at or code[i] != code[run_from]:
+                row.append(plain[run_from:i], bold if code[run_from] else style)
+                run_from = i
     return row
+
+
+def _code_spans(text: str) -> tuple[str, list[bool]]:
+    """The text without backticks, and for each character whether it was inside a pair of them."""
+    if text.count("`") < 2:
+        return text, [False] * len(text)
+    out: list[str] = []
+    code: list[bool] = []
+    inside = False
+    last_tick = text.rfind("`")
+    for i, ch in enumerate(text):
+        if ch == "`" and (inside or i < last_tick):
+            inside = not inside
+            continue
+        out.append(ch)
+        code.append(inside)
+    return "".join(out), code
