@@ -221,7 +221,8 @@ class MboxMailbox(BaseMailbox):
         self._parsed = {m.uid: m for m in msgs}
         if not apply:
             return SyncChanges()
-        return self._apply_scan(self._infos(_rows(msgs), undated=True))
+        rows = _rows(msgs)
+        return self._apply_scan(self._infos(rows, undated=any(not r[3] for r in rows)))
 
     def _synced(self, stamp: tuple[int, int, int] | None) -> _Synced | None:
         """The shared view of the file at `stamp`, when that version has been parsed."""

@@ -36,6 +36,14 @@ def _parse(args: list[str]) -> tuple[list[str], int | None]:
             raise _Refused(f"Failed to parse line count: {value or ''}")
         return int(value.lstrip("+"))
 
+    def take(option: str, value: str) -> None:
+        """-u/--unit or -n/--lines, however it was spelled."""
+        nonlocal lines
+        if option in ("u", "--unit"):
+            units.append(value)
+        else:
+            lines = count(value)
+
     i = 0
     while i < len(args):
         a = args[i]
@@ -45,20 +53,14 @@ def _parse(args: list[str]) -> tuple[list[str], int | None]:
             continue
         if a.startswith("--unit=") or a.startswith("--lines="):
             key, _, given = a.partition("=")
-            if key == "--unit":
-                units.append(given)
-            else:
-                lines = count(given)
+            take(key, given)
             continue
         if a in ("--unit", "--lines"):
             following = args[i] if i < len(args) else None
             i += 1
             if following is None:
                 raise _Refused(f"journalctl: option '{a}' requires an argument")
-            if a == "--unit":
-                units.append(following)
-            else:
-                lines = count(following)
+            take(a, following)
             continue
         if not a.startswith("-") or a.startswith("--") or a == "-":
             raise _Refused(ONLY_UNITS)
@@ -71,10 +73,7 @@ def _parse(args: list[str]) -> tuple[list[str], int | None]:
                     i += 1
                 if value is None:
                     raise _Refused(f"journalctl: option requires an argument -- '{letter}'")
-                if letter == "u":
-                    units.append(value)
-                else:
-                    lines = count(value)
+                take(letter, value)
                 break
             if letter == "e":
                 at_end = True
